@@ -1,0 +1,33 @@
+# Two commands on a fresh machine: `make demo` and `make test`. Both create .venv/ when missing.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+PROMPT ?= a person jumps
+OUT ?= out
+
+.PHONY: venv demo test bench extension clean
+
+$(STAMP): requirements.txt pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+demo: $(STAMP)
+	mkdir -p $(OUT)
+	$(VENV)/bin/motionclip demo "$(PROMPT)" --out $(OUT)/demo.blend --preview $(OUT)/demo.png --bvh $(OUT)/demo.bvh
+
+test: $(STAMP)
+	$(PY) -m pytest -q addon_tests
+
+bench: $(STAMP)
+	for f in benchmarks/bench_*.py; do $(PY) $$f || exit 1; done
+
+extension: $(STAMP)
+	$(PY) -m motionclip_blender.blender.build_extension --output-dir dist
+
+clean:
+	rm -rf dist $(OUT) .pytest_cache
