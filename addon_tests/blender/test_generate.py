@@ -1,0 +1,133 @@
+"""The Generate operator end to end (tiny real checkpoint), undo, and every bad input."""
+
+import numpy as np
+import pytest
+
+import bpy
+from bl_helpers import counts, evaluated_joint_positions, runtime_settings
+from motionclip_blender.blender import bake, deps, runtime
+
+
+def fcurve_table(action) -> np.ndarray:
+    """(frames, 3 + 96) key values in bake order: root location, then 24 × (w, x, y, z)."""
+    bag = action.layers[0].strips[0].channelbag(action.slots[0])
+    cols = []
+    for fc in bag.fcurves:
+        co = np.empty(2 * len(fc.keyframe_points), dtype=np.float32)
+        fc.keyframe_points.foreach_get("co", co)
+        cols.append(co[1::2])
+    return np.stack(cols, 1)
+
+
+def test_generate_end_to_end(fresh, tiny_model):
+    scene = fresh.scene
+    scene.render.fps = 24  # the model runs at 30 fps: the bake resamples
+    bpy.ops.motionclip.add_smpl_rig()
+    arm = fresh.active_object
+    result = bpy.ops.motionclip.generate(prompt="a person jumps", seconds=2.0, seed=7)
+    assert result == {'FINISHED'}
+    action = arm.animation_data.action
+    assert action.name == "MC_a_person_jumps"
+    assert action["prompt"] == "a person jumps" and action["seed"] == 7 and action["model"] == "tiny"
+    assert action["encoder"].startswith("minilm")
+
+    motion = tiny_model.generate("a person jumps", frames=60, seed=7)  # deterministic for a seed
+    expected = motion.resample(24.0)
+    quats, loc = bake.motion_to_pose_channels(expected, *bake.rest_rotations(arm))
+    table = fcurve_table(action)
+    assert table.shape == (len(expected), 99) and len(expected) == 48  # 59 intervals at 30 fps -> 24 fps
+    assert np.abs(table[:, :3] - loc).max() < 1e-5
+    assert np.abs(table[:, 3:] - quats.reshape(len(expected), -1)).max() < 1e-5
+    assert (scene.frame_start, scene.frame_end) == (1, 48)
+    assert np.abs(evaluated_joint_positions(arm, 30) - expected.joint_positions()[29]).max() < 1e-4
+
+
+def test_generate_is_one_undo_step(fresh, tiny_model):
+    """Background mode never pushes undo steps for operators by itself (measured: bl_options UNDO is honoured
+    only with a window), so the test pushes the steps the UI would push around one Generate and checks that
+    undo restores the scene and redo brings the action back."""
+    from motionclip_blender.blender.operators import MOTIONCLIP_OT_generate
+
+    assert {'REGISTER', 'UNDO'} <= MOTIONCLIP_OT_generate.bl_options
+    bpy.ops.motionclip.add_smpl_rig()
+    bpy.ops.ed.undo_push(message="Add SMPL Rig")
+    before = counts()
+    assert bpy.ops.motionclip.generate(prompt="a person waves", seconds=1.0) == {'FINISHED'}
+    bpy.ops.ed.undo_push(message="Generate Motion")
+    assert len(bpy.data.actions) == before[1] + 1
+    bpy.ops.ed.undo()
+    assert counts() == before
+    arm = bpy.data.objects["SMPL_Rig"]
+    assert arm.animation_data is None or arm.animation_data.action is None
+    bpy.ops.ed.redo()
+    assert bpy.data.objects["SMPL_Rig"].animation_data.action.name == "MC_a_person_waves"
+
+
+def expect_report(match: str, **kwargs):
+    before = counts()
+    with pytest.raises(RuntimeError, match=match):
+        bpy.ops.motionclip.generate(**{"prompt": "a person jumps", "seconds": 1.0, **kwargs})
+    assert counts() == before
+
+
+def test_empty_prompt(fresh, tiny_model):
+    bpy.ops.motionclip.add_smpl_rig()
+    expect_report("prompt.*empty", prompt="   ")
+
+
+def test_no_active_object(fresh, tiny_model):
+    expect_report("No active object")
+
+
+def test_not_an_armature(fresh, tiny_model):
+    bpy.ops.mesh.primitive_cube_add()
+    expect_report("'Cube' is not an armature")
+
+
+def test_armature_without_smpl_bones(fresh, tiny_model):
+    bpy.ops.object.armature_add()
+    expect_report("not an SMPL rig: missing 24 bones")
+
+
+def test_model_missing(fresh, prefs, tmp_path):
+    runtime.clear_cache()
+    prefs.checkpoint_path = str(tmp_path / "nowhere")
+    bpy.ops.motionclip.add_smpl_rig()
+    expect_report("model could not be loaded: .*nowhere")
+
+
+def test_model_broken(fresh, prefs, tiny_model_dir, tmp_path):
+    import shutil
+
+    broken = tmp_path / "broken"
+    shutil.copytree(tiny_model_dir, broken)
+    weights = next(broken.glob("*.safetensors"))
+    weights.write_bytes(weights.read_bytes()[:1000])  # truncated download
+    runtime.clear_cache()
+    prefs.checkpoint_path = str(broken)
+    bpy.ops.motionclip.add_smpl_rig()
+    expect_report("model could not be loaded")
+
+
+def test_dependencies_missing(fresh, tiny_model, monkeypatch):
+    monkeypatch.setitem(deps.REQUIRED_MODULES, "torch_that_is_not_installed", "torch-missing")
+    bpy.ops.motionclip.add_smpl_rig()
+    expect_report("Missing Python dependencies: torch-missing.*Install Dependencies")
+
+
+def test_requirements_match_requirements_txt():
+    from conftest import REPO
+
+    pins = {l.split("#")[0].strip() for l in (REPO / "requirements.txt").read_text().splitlines()}
+    assert set(deps.REQUIREMENTS) <= pins
+
+
+def test_installer_refuses_without_online_access(addon):
+    assert not bpy.app.online_access  # the bpy module runs offline by default
+    with pytest.raises(RuntimeError, match="Online access is disabled"):
+        bpy.ops.motionclip.install_dependencies()
+
+
+def test_runtime_settings_roundtrip(prefs, tiny_model_dir):
+    prefs.checkpoint_path = tiny_model_dir
+    assert runtime_settings(prefs)["path"] == tiny_model_dir

@@ -1,0 +1,33 @@
+"""Enable / disable / enable in one process; registration touches no data."""
+
+import addon_utils
+import bpy
+
+from conftest import ADDON
+
+
+def test_register_unregister_register(addon):
+    assert hasattr(bpy.ops.motionclip, "generate") and hasattr(bpy.types.Scene, "motionclip")
+    n_objects = len(bpy.data.objects)
+    addon_utils.disable(ADDON, default_set=True, handle_error=None)
+    assert not hasattr(bpy.types.Scene, "motionclip")
+    assert "MOTIONCLIP_OT_generate" not in dir(bpy.types)
+    addon_utils.enable(ADDON, default_set=True, handle_error=None)
+    assert hasattr(bpy.types.Scene, "motionclip")
+    assert bpy.context.preferences.addons.get(ADDON) is not None
+    bpy.ops.motionclip.add_smpl_rig()  # operators work after the re-register
+    assert len(bpy.data.objects) == n_objects + 2
+    assert len(bpy.data.objects) >= 2
+
+
+def test_layer_modules_do_not_import_torch_at_top_level():
+    """The add-on must enable without torch (its preferences then offer the installer): only bake/demo/
+    runtime functions import the core's torch modules, lazily."""
+    import importlib.util
+
+    for mod in ("deps", "prefs", "rig", "runtime", "panel", "operators"):
+        name = f"motionclip_blender.blender.{mod}"
+        src = importlib.util.find_spec(name).loader.get_source(name)
+        header = src.split("\nclass ", 1)[0].split("\ndef ", 1)[0]  # module-level imports
+        for forbidden in ("import torch", "core.motion", "core.api", "import bake"):
+            assert forbidden not in header, (mod, forbidden)

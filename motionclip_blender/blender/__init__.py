@@ -1,0 +1,42 @@
+"""The Blender layer of MotionCLIP: registration of every class in one place.
+
+Register only defines classes and RNA properties — it never touches ``bpy.context``/``bpy.data`` and
+never imports torch, so the add-on enables even before its dependencies are installed (the
+preferences then offer to install them). Submodules are imported inside ``register`` so that tools
+like ``build_extension`` can live in this package and run without ``bpy``.
+"""
+
+from __future__ import annotations
+
+
+def _classes():
+    from . import deps, operators, panel, prefs
+
+    return (*deps.CLASSES, *prefs.CLASSES, *operators.CLASSES, *panel.CLASSES)
+
+
+def _menu_add_rig(self, context):
+    self.layout.operator("motionclip.add_smpl_rig", icon='OUTLINER_OB_ARMATURE')
+
+
+def register():
+    import bpy
+
+    from . import deps, panel
+
+    deps.ensure_path()  # the one place the private site-packages joins sys.path
+    for cls in _classes():
+        bpy.utils.register_class(cls)
+    bpy.types.Scene.motionclip = bpy.props.PointerProperty(type=panel.MotionCLIPSettings)
+    bpy.types.WindowManager.motionclip_status = bpy.props.StringProperty(options={'SKIP_SAVE'})
+    bpy.types.VIEW3D_MT_armature_add.append(_menu_add_rig)
+
+
+def unregister():
+    import bpy
+
+    bpy.types.VIEW3D_MT_armature_add.remove(_menu_add_rig)
+    del bpy.types.WindowManager.motionclip_status
+    del bpy.types.Scene.motionclip
+    for cls in reversed(_classes()):
+        bpy.utils.unregister_class(cls)

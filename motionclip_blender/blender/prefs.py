@@ -1,0 +1,69 @@
+"""Add-on preferences: model checkpoint, text encoder, torch threads, dependency installer."""
+
+from __future__ import annotations
+
+import bpy
+from bpy.props import IntProperty, StringProperty
+
+from . import deps
+
+
+class MotionCLIPPreferences(bpy.types.AddonPreferences):
+    # Must equal the add-on's module name, which differs between a checkout and an installed extension.
+    bl_idname = deps.ADDON_PACKAGE
+
+    checkpoint_path: StringProperty(
+        name="Model",
+        description="MotionCLIP model directory or .safetensors file; empty uses the model bundled with the add-on",
+        subtype='FILE_PATH', default="")
+    text_encoder: StringProperty(
+        name="Text Encoder",
+        description="Text encoder override (e.g. 'minilm', 'clip:ViT-B/32'); empty uses the encoder the model "
+                    "was trained with, which is almost always what you want",
+        default="")
+    torch_threads: IntProperty(
+        name="CPU Threads", description="Threads torch may use for generation (0 = torch's default)",
+        default=0, min=0, max=256)
+
+    def draw(self, context):
+        layout = self.layout
+        col = layout.column()
+        col.prop(self, "checkpoint_path")
+        col.prop(self, "text_encoder")
+        col.prop(self, "torch_threads")
+
+        box = layout.box()
+        box.label(text="Python dependencies", icon='SCRIPTPLUGINS')
+        missing = deps.missing_modules()
+        if missing:
+            box.label(text="Missing: " + ", ".join(missing), icon='ERROR')
+        else:
+            box.label(text="torch and the other requirements are importable", icon='CHECKMARK')
+        row = box.row()
+        row.enabled = bool(bpy.app.online_access)
+        row.operator(deps.MOTIONCLIP_OT_install_dependencies.bl_idname, icon='IMPORT')
+        if not bpy.app.online_access:
+            box.label(text="Online access is off (Preferences > System > Network)", icon='INFO')
+        status = deps.install_status()
+        if status:
+            box.label(text=status)
+        box.label(text="Location: " + deps.site_packages_dir(create=False))
+
+
+def get_prefs(context=None):
+    """The add-on preferences, or None when the add-on is not registered as such (e.g. the demo script)."""
+    context = context or bpy.context
+    addon = context.preferences.addons.get(deps.ADDON_PACKAGE)
+    return addon.preferences if addon is not None else None
+
+
+def model_settings(context=None) -> dict:
+    """Plain values (safe to hand to a worker thread) from the preferences, defaults if unavailable."""
+    p = get_prefs(context)
+    if p is None:
+        return {"path": None, "encoder": None, "threads": 0}
+    path = bpy.path.abspath(p.checkpoint_path) if p.checkpoint_path.strip() else None
+    return {"path": path, "encoder": p.text_encoder.strip() or None, "threads": int(p.torch_threads)}
+
+
+CLASSES = (MotionCLIPPreferences,)

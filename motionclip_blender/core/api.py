@@ -1,0 +1,215 @@
+"""The public latent-space API: text-to-motion, encoding, interpolation, editing, recognition.
+
+    from motionclip_blender.core.api import load_model
+    model = load_model()                      # the bundled model
+    walk = model.generate("a person walks forward", frames=60)
+    run = model.edit(walk, "walk", "run")     # z = E(walk) - E("walk") + E("run")
+    model.recognize(run, ["walk", "run", "jump"])
+
+Every latent handed around is a unit vector in the checkpoint's text space: text embeddings come
+normalised from the encoder, motion latents are normalised here, so arithmetic mixes them fairly.
+Motions are canonicalised before encoding (first frame at the origin, facing -Y) as in training.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import threading
+from typing import Sequence, Union
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .dataset import canonical_window as canonicalize
+from .checkpoint import CheckpointError, CheckpointMeta, import_official, load_checkpoint
+from .encoders import Encoder, EncoderError, canonical_encoder_name, check_encoder_matches, load_encoder
+from .motion import Motion
+from .paths import model_dir
+from .skeleton import SMPL_TO_BLENDER
+
+MotionOrPrompt = Union[str, Motion]
+
+
+class ModelLoadError(RuntimeError):
+    """The model could not be loaded; the message says which file and why."""
+
+
+class MotionCLIP:
+    """A loaded model with its text encoder. Thread-safe for concurrent calls (one lock)."""
+
+    def __init__(self, network, meta: CheckpointMeta, encoder: Encoder | None = None, name: str = "model"):
+        self.network = network.eval()
+        self.meta = meta
+        self.name = name
+        self._encoder = encoder
+        self._lock = threading.RLock()
+        if encoder is not None:
+            check_encoder_matches(meta.encoder, encoder, meta.encoder_dim, what=f"model '{name}'")
+
+    # --- properties -----------------------------------------------------------------------------
+    @property
+    def fps(self) -> float:
+        return self.meta.fps
+
+    @property
+    def frames(self) -> int:
+        return self.meta.frames
+
+    @property
+    def encoder_name(self) -> str:
+        return self.meta.encoder
+
+    @property
+    def encoder(self) -> Encoder:
+        if self._encoder is None:
+            enc = load_encoder(canonical_encoder_name(self.meta.encoder))
+            check_encoder_matches(self.meta.encoder, enc, self.meta.encoder_dim, what=f"model '{self.name}'")
+            self._encoder = enc
+        return self._encoder
+
+    # --- conversion between Motion and features -------------------------------------------------
+    def _features(self, motion: Motion) -> torch.Tensor:
+        feats = motion.to_features()
+        if self.meta.feature_frame == "smpl":
+            feats = _convert_features(feats, torch.from_numpy(SMPL_TO_BLENDER.T.astype(np.float32)))
+        return feats
+
+    def _motion(self, feats: torch.Tensor) -> Motion:
+        if self.meta.feature_frame == "smpl":
+            feats = _convert_features(feats, torch.from_numpy(SMPL_TO_BLENDER.astype(np.float32)))
+        return Motion.from_features(feats, self.fps)
+
+    # --- latents --------------------------------------------------------------------------------
+    def text_latent(self, prompts: Sequence[str]) -> torch.Tensor:
+        prompts = [p.strip() if isinstance(p, str) else p for p in prompts]
+        for p in prompts:
+            if not isinstance(p, str) or not p:
+                raise ValueError("prompt must be a non-empty string")
+        return F.normalize(self.encoder.encode_text(list(prompts)).float(), dim=-1)
+
+    @torch.no_grad()
+    def encode(self, motion: Motion) -> torch.Tensor:
+        """Unit latent (latent_dim,) of a motion. Longer clips are encoded in overlapping windows of
+        the training length whose latents are averaged."""
+        if not isinstance(motion, Motion):
+            raise TypeError(f"encode expects a Motion, got {type(motion).__name__}")
+        motion = motion.resample(self.fps) if abs(motion.fps - self.fps) > 1e-6 else motion
+        n, w = len(motion), self.frames
+        starts = [0] if n <= w else list(range(0, n - w + 1, max(1, w // 2)))
+        if n > w and starts[-1] != n - w:
+            starts.append(n - w)
+        windows = [self._features(canonicalize(motion[s:s + w])) for s in starts]
+        lengths = torch.tensor([len(x) for x in windows])
+        batch = torch.zeros((len(windows), int(lengths.max()), 25, 6))
+        for i, x in enumerate(windows):
+            batch[i, : len(x)] = x
+        mask = torch.arange(batch.shape[1])[None] < lengths[:, None]
+        with self._lock:
+            z = self.network.encode(batch, mask)
+        return F.normalize(F.normalize(z, dim=-1).mean(0), dim=0)
+
+    def latent(self, item: MotionOrPrompt) -> torch.Tensor:
+        if isinstance(item, str):
+            return self.text_latent([item])[0]
+        if isinstance(item, Motion):
+            return self.encode(item)
+        if torch.is_tensor(item):
+            return F.normalize(item.float().flatten(), dim=0)
+        raise TypeError(f"expected a prompt, a Motion or a latent tensor, got {type(item).__name__}")
+
+    @torch.no_grad()
+    def decode(self, z: torch.Tensor, frames: int | None = None) -> Motion:
+        frames = self.frames if frames is None else int(frames)
+        if frames < 1:
+            raise ValueError(f"frames must be at least 1, got {frames}")
+        if frames > self.network.config.max_frames:
+            raise ValueError(f"frames must be at most {self.network.config.max_frames}, got {frames}")
+        z = torch.as_tensor(z, dtype=torch.float32).reshape(1, -1)
+        if z.shape[1] != self.meta.encoder_dim:
+            raise ValueError(f"latent must have {self.meta.encoder_dim} numbers, got {z.shape[1]}")
+        with self._lock:
+            feats = self.network.decode(z, frames)[0]
+        return self._motion(feats)
+
+    # --- the operations -------------------------------------------------------------------------
+    def generate(self, prompt: str, frames: int | None = None, seed: int | None = None,
+                 variation: float = 0.25) -> Motion:
+        """Text to motion. ``seed`` None decodes the prompt's embedding itself; an integer adds a
+        seeded perturbation of relative size ``variation`` for a different take on the same prompt."""
+        if not isinstance(prompt, str) or not prompt.strip():
+            raise ValueError("prompt must be a non-empty string")
+        z = self.text_latent([prompt])[0]
+        if seed is not None:
+            z = perturb(z, seed, variation)
+        return self.decode(z, frames)
+
+    def interpolate(self, a: MotionOrPrompt, b: MotionOrPrompt, steps: int, frames: int | None = None) -> list[Motion]:
+        """``steps`` motions decoded along the straight line from E(a) to E(b), both ends included."""
+        if steps < 2:
+            raise ValueError(f"steps must be at least 2, got {steps}")
+        za, zb = self.latent(a), self.latent(b)
+        return [self.decode(mix_latents(za, zb, float(t)), frames) for t in torch.linspace(0, 1, steps)]
+
+    def edit(self, base: MotionOrPrompt, minus: MotionOrPrompt, plus: MotionOrPrompt,
+             frames: int | None = None) -> Motion:
+        """Latent arithmetic z = E(base) - E(minus) + E(plus), decoded."""
+        z = self.latent(base) - self.latent(minus) + self.latent(plus)
+        if frames is None and isinstance(base, Motion):
+            frames = len(base.resample(self.fps)) if base.fps != self.fps else len(base)
+        return self.decode(z, frames)
+
+    def recognize(self, motion: Motion, labels: Sequence[str], top_k: int = 5) -> list[tuple[str, float]]:
+        """Zero-shot recognition: labels ranked by cosine between E(motion) and their text embeddings."""
+        labels = [str(l).strip() for l in labels if str(l).strip()]
+        if not labels:
+            raise ValueError("recognize needs at least one non-empty label")
+        if top_k < 1:
+            raise ValueError(f"top_k must be at least 1, got {top_k}")
+        scores = self.text_latent(labels) @ self.encode(motion)
+        order = torch.argsort(scores, descending=True)[:top_k]
+        return [(labels[i], float(scores[i])) for i in order]
+
+
+def mix_latents(za: torch.Tensor, zb: torch.Tensor, alpha: float) -> torch.Tensor:
+    return (1 - alpha) * za + alpha * zb
+
+
+def perturb(z: torch.Tensor, seed: int, variation: float) -> torch.Tensor:
+    gen = torch.Generator().manual_seed(int(seed))
+    noise = F.normalize(torch.randn(z.shape, generator=gen), dim=-1)
+    return F.normalize(z + variation * noise * z.norm(), dim=-1)
+
+
+def _convert_features(feats: torch.Tensor, change: torch.Tensor) -> torch.Tensor:
+    """Re-express (frames, 25, 6) features in another world frame: R' = C R C^T, t' = C t."""
+    from . import rotations as R
+
+    mats = R.rot6d_to_matrix(feats[:, :24])
+    out = feats.clone()
+    out[:, :24] = R.matrix_to_rot6d(change @ mats @ change.T)
+    out[:, 24, :3] = feats[:, 24, :3] @ change.T
+    return out
+
+
+def load_model(path: str | os.PathLike | None = None, encoder: Encoder | str | None = None,
+               official: bool = False) -> MotionCLIP:
+    """Load a checkpoint directory (None = the bundled model), or with ``official=True`` a checkpoint of
+    the paper's code (with CLIP ViT-B/32 unless ``encoder`` says otherwise)."""
+    target = model_dir() if path is None else path
+    try:
+        if official:
+            network, meta = import_official(target)
+        else:
+            network, meta = load_checkpoint(target)
+    except CheckpointError as exc:
+        hint = " (the bundled model is missing: reinstall the add-on)" if path is None else ""
+        raise ModelLoadError(f"{exc}{hint}") from None
+    if isinstance(encoder, str):
+        try:
+            encoder = load_encoder(encoder)
+        except EncoderError as exc:
+            raise ModelLoadError(str(exc)) from None
+    name = os.path.basename(os.path.normpath(str(target)))
+    return MotionCLIP(network, meta, encoder=encoder, name=name)

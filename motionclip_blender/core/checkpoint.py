@@ -1,0 +1,214 @@
+"""Checkpoints: safetensors weights + a JSON config, written atomically, loaded without unpickling.
+
+Layout: a directory holding ``model.safetensors`` and ``config.json``. ``config.json`` records the
+architecture, the embedding space (text/image encoder), fps, clip length, skeleton, the frame the
+features live in and a SHA-256 of the weights, so a truncated or swapped file is caught before use.
+
+``import_official`` reads the paper's PyTorch checkpoints (a state dict saved with ``torch.save``)
+with ``torch.load(weights_only=True)`` - the restricted unpickler that only rebuilds tensors.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from .model import FEATURE_ROWS, FEATURE_WIDTH, ModelConfig, MotionCLIPModel
+
+FORMAT = "motionclip-blender-checkpoint"
+FORMAT_VERSION = 1
+WEIGHTS_NAME = "model.safetensors"
+CONFIG_NAME = "config.json"
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint that cannot be used; the message names the file and the problem."""
+
+
+@dataclass
+class CheckpointMeta:
+    model: ModelConfig
+    encoder: str  # embedding space, e.g. "minilm:all-MiniLM-L6-v2" or "clip:ViT-B/32"
+    encoder_dim: int
+    fps: float = 30.0
+    frames: int = 60
+    skeleton: str = "smpl24"
+    # "blender": Z up, facing -Y (this project); "smpl": Y up, facing +Z (the paper's features)
+    feature_frame: str = "blender"
+    extra: dict = field(default_factory=dict)  # training provenance, metrics, ...
+
+    def to_dict(self) -> dict:
+        return {
+            "format": FORMAT, "format_version": FORMAT_VERSION, "model": self.model.to_dict(),
+            "encoder": {"name": self.encoder, "dim": self.encoder_dim}, "fps": self.fps, "frames": self.frames,
+            "skeleton": self.skeleton, "feature_frame": self.feature_frame, "extra": self.extra,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict, source: str = "config") -> "CheckpointMeta":
+        if data.get("format") != FORMAT:
+            raise CheckpointError(f"{source}: not a MotionCLIP-Blender checkpoint config (format={data.get('format')!r})")
+        if data.get("format_version", 0) > FORMAT_VERSION:
+            raise CheckpointError(f"{source}: written by a newer version (format {data['format_version']}); update the add-on")
+        try:
+            meta = cls(
+                model=ModelConfig.from_dict(data["model"]), encoder=data["encoder"]["name"],
+                encoder_dim=int(data["encoder"]["dim"]), fps=float(data["fps"]), frames=int(data["frames"]),
+                skeleton=data.get("skeleton", "smpl24"), feature_frame=data.get("feature_frame", "blender"),
+                extra=data.get("extra", {}),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise CheckpointError(f"{source}: invalid checkpoint config ({exc})") from None
+        if meta.skeleton != "smpl24":
+            raise CheckpointError(f"{source}: unsupported skeleton {meta.skeleton!r} (expected 'smpl24')")
+        if meta.feature_frame not in ("blender", "smpl"):
+            raise CheckpointError(f"{source}: unknown feature_frame {meta.feature_frame!r}")
+        if meta.model.latent_dim != meta.encoder_dim:
+            raise CheckpointError(
+                f"{source}: latent_dim {meta.model.latent_dim} != encoder dim {meta.encoder_dim} ({meta.encoder})")
+        return meta
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def resolve(path: str | os.PathLike) -> Path:
+    """A checkpoint directory, or its model.safetensors / config.json -> the directory."""
+    p = Path(path).expanduser()
+    if p.is_file() and p.name in (WEIGHTS_NAME, CONFIG_NAME):
+        p = p.parent
+    if not p.exists():
+        raise CheckpointError(f"{p}: no such checkpoint")
+    if not p.is_dir():
+        raise CheckpointError(f"{p}: a checkpoint is a directory with {WEIGHTS_NAME} and {CONFIG_NAME}")
+    for name in (WEIGHTS_NAME, CONFIG_NAME):
+        if not (p / name).is_file():
+            raise CheckpointError(f"{p}: missing {name}")
+    return p
+
+
+def save_checkpoint(model: MotionCLIPModel, meta: CheckpointMeta, directory: str | os.PathLike,
+                    half: bool = False) -> Path:
+    """Write atomically: both files go to a temporary directory beside the target, which then
+    replaces the target in one rename (a crash leaves the old checkpoint intact)."""
+    directory = Path(directory)
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
+    try:
+        state = {k: (v.half() if half and v.is_floating_point() else v).detach().cpu().contiguous()
+                 for k, v in model.state_dict().items()}
+        save_file(state, str(tmp / WEIGHTS_NAME), metadata={"format": FORMAT})
+        data = meta.to_dict()
+        data["weights_sha256"] = _sha256(tmp / WEIGHTS_NAME)
+        (tmp / CONFIG_NAME).write_text(json.dumps(data, indent=2), encoding="utf-8")
+        extra_files = [f for f in directory.iterdir()] if directory.is_dir() else []
+        for f in extra_files:  # keep e.g. a model card or logs that live beside the weights
+            if f.name not in (WEIGHTS_NAME, CONFIG_NAME) and f.is_file():
+                shutil.copy2(f, tmp / f.name)
+        if directory.exists():
+            old = directory.with_name(directory.name + ".old")
+            shutil.rmtree(old, ignore_errors=True)
+            os.replace(directory, old)
+            os.replace(tmp, directory)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, directory)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return directory
+
+
+def read_meta(path: str | os.PathLike) -> CheckpointMeta:
+    d = resolve(path)
+    try:
+        data = json.loads((d / CONFIG_NAME).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise CheckpointError(f"{d / CONFIG_NAME}: unreadable config ({exc})") from None
+    return CheckpointMeta.from_dict(data, str(d / CONFIG_NAME))
+
+
+def load_checkpoint(path: str | os.PathLike, verify: bool = True) -> tuple[MotionCLIPModel, CheckpointMeta]:
+    d = resolve(path)
+    meta = read_meta(d)
+    data = json.loads((d / CONFIG_NAME).read_text(encoding="utf-8"))
+    expected = data.get("weights_sha256")
+    if verify and expected and _sha256(d / WEIGHTS_NAME) != expected:
+        raise CheckpointError(f"{d / WEIGHTS_NAME}: weights do not match config.json (truncated or replaced file)")
+    try:
+        state = load_file(str(d / WEIGHTS_NAME))
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise CheckpointError(f"{d / WEIGHTS_NAME}: cannot read weights ({exc})") from None
+    model = MotionCLIPModel(meta.model)
+    state = {k: v.float() for k, v in state.items()}
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    if missing or unexpected:
+        raise CheckpointError(
+            f"{d}: weights do not fit the config (missing {missing[:5]}, unexpected {unexpected[:5]})")
+    model.eval()
+    return model, meta
+
+
+_LAYER_RE = re.compile(r"^(encoder\.seqTransEncoder|decoder\.seqTransDecoder)\.layers\.(\d+)\.")
+
+
+def import_official(path: str | os.PathLike, num_heads: int = 4, encoder: str = "clip:ViT-B/32",
+                    fps: float = 30.0, frames: int = 60) -> tuple[MotionCLIPModel, CheckpointMeta]:
+    """Load a checkpoint of the paper's code (``encoder.muQuery``, ``encoder.skelEmbedding``,
+    ``encoder.seqTransEncoder.layers.N...``, ``decoder.seqTransDecoder.layers.N...``,
+    ``decoder.finallayer``; input [batch, 25, 6, frames]). Heads cannot be inferred from shapes; the
+    paper uses 4. Keys of the bundled CLIP model and unused ablation parameters are ignored."""
+    p = Path(path).expanduser()
+    if not p.is_file():
+        raise CheckpointError(f"{p}: no such file")
+    try:
+        state = torch.load(p, map_location="cpu", weights_only=True)
+    except Exception as exc:  # pickle errors, truncated zip, foreign objects refused by weights_only
+        raise CheckpointError(f"{p}: not a readable PyTorch state dict ({exc})") from None
+    if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
+        state = state["state_dict"]
+    if not isinstance(state, dict) or "encoder.skelEmbedding.weight" not in state:
+        raise CheckpointError(f"{p}: not a MotionCLIP checkpoint (no encoder.skelEmbedding.weight)")
+    emb = state["encoder.skelEmbedding.weight"]
+    d_model, in_feats = emb.shape
+    if in_feats != FEATURE_ROWS * FEATURE_WIDTH:
+        raise CheckpointError(f"{p}: expects {in_feats} input features; only 25 x 6 (rot6d + translation) is supported")
+    layers = {"encoder.seqTransEncoder": set(), "decoder.seqTransDecoder": set()}
+    for key in state:
+        m = _LAYER_RE.match(key)
+        if m:
+            layers[m.group(1)].add(int(m.group(2)))
+    ff = state["encoder.seqTransEncoder.layers.0.linear1.weight"].shape[0]
+    cfg = ModelConfig(d_model=d_model, latent_dim=d_model, num_encoder_layers=len(layers["encoder.seqTransEncoder"]),
+                      num_decoder_layers=len(layers["decoder.seqTransDecoder"]), num_heads=num_heads, ff_size=ff,
+                      normalize_latent=False)
+    model = MotionCLIPModel(cfg)
+    wanted = model.state_dict()
+    converted = {}
+    for key, value in state.items():
+        if key in ("encoder.muQuery", "encoder.sigmaQuery"):
+            value = value[:1]  # older code keeps one row per class; row 0 is the one used
+        if key in wanted:
+            converted[key] = value.float()
+    missing = [k for k in wanted if k not in converted]
+    if missing:
+        raise CheckpointError(f"{p}: checkpoint lacks {len(missing)} parameters, e.g. {missing[:3]}")
+    model.load_state_dict(converted)
+    model.eval()
+    meta = CheckpointMeta(model=cfg, encoder=encoder, encoder_dim=d_model, fps=fps, frames=frames,
+                          feature_frame="smpl", extra={"imported_from": p.name})
+    return model, meta

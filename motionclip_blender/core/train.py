@@ -1,0 +1,216 @@
+"""``motionclip train``: train the auto-encoder with the paper's losses on CMU windows.
+
+Single process on CPU or one GPU, or several through ``torchrun`` (DistributedDataParallel: each
+rank samples its own windows with its own seed; rank 0 evaluates, logs and writes checkpoints).
+Checkpoints are written atomically every ``checkpoint_every`` steps to ``<out>/last`` with the
+optimiser state beside them in ``<out>/train_state.pt``; rerunning the same command resumes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from .checkpoint import CheckpointMeta, load_checkpoint, save_checkpoint
+from .dataset import WindowSampler, fixed_windows, load_clips, load_split
+from .encoders import load_encoder
+from .losses import LossWeights, cosine_loss, reconstruction_losses, total_loss
+from .model import ModelConfig, MotionCLIPModel
+
+
+@dataclass
+class TrainConfig:
+    data_dir: str = "../shared/data/cmu"
+    out_dir: str = "runs/bundled"
+    cache_dir: str | None = None
+    encoder: str = "minilm"
+    fps: float = 30.0
+    frames: int = 60
+    min_frames: int | None = None  # < frames: variable-length windows with padding masks
+    model: ModelConfig = field(default_factory=ModelConfig)
+    losses: LossWeights = field(default_factory=LossWeights)
+    batch_size: int = 32
+    lr: float = 1e-4
+    weight_decay: float = 0.01
+    warmup_steps: int = 200
+    steps: int = 6000
+    eval_every: int = 250
+    checkpoint_every: int = 250
+    patience: int = 0  # evaluations without validation improvement before stopping; 0 = never
+    mirror_prob: float = 0.5
+    heading_prob: float = 0.5
+    seed: int = 0
+    threads: int = 0  # 0 = torch's default
+    max_minutes: float = 0  # stop (with a checkpoint) after this long; 0 = no limit
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> "TrainConfig":
+        path = Path(path)
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as exc:
+            raise ValueError(f"{path}: cannot read training config ({exc})") from None
+        data.pop("comment", None)
+        known = {f.name for f in fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(f"{path}: unknown training config keys {sorted(unknown)}")
+        data["model"] = ModelConfig.from_dict(data.get("model", {}))
+        data["losses"] = LossWeights.from_dict(data.get("losses", {}))
+        return cls(**data)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _distributed() -> tuple[int, int]:
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1 and not torch.distributed.is_initialized():
+        backend = "nccl" if torch.cuda.is_available() else "gloo"
+        torch.distributed.init_process_group(backend)
+    return (torch.distributed.get_rank() if world > 1 else 0), world
+
+
+def _device(rank: int) -> torch.device:
+    if torch.cuda.is_available():
+        local = int(os.environ.get("LOCAL_RANK", rank))
+        torch.cuda.set_device(local)
+        return torch.device("cuda", local)
+    return torch.device("cpu")
+
+
+class TextTable:
+    """Embeddings of every training prompt, computed once (the encoder stays out of the loop)."""
+
+    def __init__(self, encoder, prompts: list[str]):
+        self.index = {p: i for i, p in enumerate(prompts)}
+        self.table = F.normalize(encoder.encode_text(prompts).float(), dim=-1)
+
+    def __call__(self, prompts: list[str]) -> torch.Tensor:
+        return self.table[[self.index[p] for p in prompts]]
+
+
+def step_losses(model, enc_in, target, mask, text_emb, weights: LossWeights) -> dict[str, torch.Tensor]:
+    """``model`` is the network or its DistributedDataParallel wrapper (called through forward)."""
+    z, pred, from_text = model(enc_in, mask, text_emb if weights.text_rc else None)
+    losses = reconstruction_losses(pred, target, mask, weights)
+    if weights.text:
+        losses["text"] = cosine_loss(z, text_emb)
+    if from_text is not None:
+        text_terms = reconstruction_losses(from_text, target, mask, weights)
+        losses["text_rc"] = sum(getattr(weights, k) * v for k, v in text_terms.items())
+    return losses
+
+
+@torch.no_grad()
+def validate(net, windows, table: TextTable, weights: LossWeights, device) -> dict[str, float]:
+    net.eval()
+    feats = torch.stack([w.motion.to_features() for w in windows]).to(device)
+    mask = torch.ones(feats.shape[:2], dtype=torch.bool, device=device)
+    emb = table([w.prompt for w in windows]).to(device)
+    losses = step_losses(net, feats, feats, mask, emb, weights)
+    out = {k: float(v) for k, v in losses.items()}
+    out["total"] = float(total_loss(losses, weights))
+    net.train()
+    return out
+
+
+def train(cfg: TrainConfig, progress: bool = True) -> Path:
+    rank, world = _distributed()
+    device = _device(rank)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    torch.manual_seed(cfg.seed + rank)
+    out = Path(cfg.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    split = load_split()
+    train_clips = load_clips(cfg.data_dir, split["train"], cfg.fps, cfg.cache_dir, progress and rank == 0)
+    val_clips = load_clips(cfg.data_dir, split["val"], cfg.fps, cfg.cache_dir, progress and rank == 0)
+    sampler = WindowSampler(train_clips, cfg.frames, cfg.min_frames, cfg.mirror_prob, cfg.heading_prob,
+                            seed=cfg.seed * 1000 + rank)
+    val_windows = fixed_windows(val_clips, cfg.frames)
+    encoder = load_encoder(cfg.encoder)
+    if encoder.dim != cfg.model.latent_dim:
+        raise ValueError(f"model latent_dim {cfg.model.latent_dim} must equal the encoder's dim {encoder.dim}")
+    table = TextTable(encoder, sorted(set(sampler.prompts()) | {w.prompt for w in val_windows}))
+    table.table = table.table.to(device)
+
+    meta = CheckpointMeta(model=cfg.model, encoder=encoder.name, encoder_dim=encoder.dim, fps=cfg.fps,
+                          frames=cfg.frames, extra={"train_config": cfg.to_dict()})
+    net = MotionCLIPModel(cfg.model).to(device)
+    opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    state_path = out / "train_state.pt"
+    step, best, since_best, log = 0, float("inf"), 0, []
+    if (out / "last").is_dir() and state_path.is_file():
+        loaded, _ = load_checkpoint(out / "last")
+        net.load_state_dict(loaded.state_dict())
+        state = torch.load(state_path, map_location=device, weights_only=True)
+        opt.load_state_dict(state["optimizer"])
+        step, best, since_best = int(state["step"]), float(state["best"]), int(state["since_best"])
+        sampler.rng.bit_generator.state = json.loads(state["sampler_rng"])
+        if rank == 0:
+            print(f"resuming from step {step} (best val {best:.4f})")
+    model = torch.nn.parallel.DistributedDataParallel(net) if world > 1 else net
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / max(1, cfg.warmup_steps)),
+                                              last_epoch=step - 1 if step else -1)
+
+    def checkpoint() -> None:
+        save_checkpoint(net, meta, out / "last")
+        tmp = state_path.with_suffix(".tmp")
+        torch.save({"optimizer": opt.state_dict(), "step": step, "best": best, "since_best": since_best,
+                    "sampler_rng": json.dumps(sampler.rng.bit_generator.state)}, tmp)
+        os.replace(tmp, state_path)
+
+    started = time.time()
+    bar = tqdm(total=cfg.steps, initial=step, desc="training", unit="step", disable=not progress or rank != 0)
+    net.train()
+    stop = False
+    while step < cfg.steps and not stop:
+        enc_in, target, mask, prompts = sampler.sample(cfg.batch_size)
+        enc_in, target, mask = enc_in.to(device), target.to(device), mask.to(device)
+        losses = step_losses(model, enc_in, target, mask, table(prompts), cfg.losses)
+        loss = total_loss(losses, cfg.losses)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
+        opt.step()
+        sched.step()
+        step += 1
+        bar.update(1)
+        bar.set_postfix(loss=f"{float(loss):.4f}")
+        timed_out = cfg.max_minutes and (time.time() - started) / 60 > cfg.max_minutes
+        if rank == 0 and (step % cfg.eval_every == 0 or step == cfg.steps or timed_out):
+            val = validate(net, val_windows, table, cfg.losses, device)
+            record = {"step": step, "time_s": round(time.time() - started, 1),
+                      "train": {k: round(float(v), 5) for k, v in losses.items()}, "val": val}
+            with open(out / "log.jsonl", "a", encoding="utf-8") as f:
+                f.write(json.dumps(record) + "\n")
+            if val["total"] < best:
+                best, since_best = val["total"], 0
+                save_checkpoint(net, meta, out / "best")
+            else:
+                since_best += 1
+            if cfg.patience and since_best >= cfg.patience:
+                tqdm.write(f"early stop at step {step}: no val improvement in {since_best} evaluations")
+                stop = True
+        if rank == 0 and (step % cfg.checkpoint_every == 0 or stop or step == cfg.steps or timed_out):
+            checkpoint()
+        if timed_out:
+            tqdm.write(f"time limit reached at step {step}; rerun the same command to resume")
+            break
+        if world > 1:
+            flag = torch.tensor([1 if stop else 0], device=device)
+            torch.distributed.broadcast(flag, 0)
+            stop = bool(flag.item())
+    bar.close()
+    if world > 1:
+        torch.distributed.destroy_process_group()
+    return out / "best" if (out / "best").is_dir() else out / "last"
+
