@@ -8,6 +8,7 @@ directory (default ``<repo>/cache/cmu``), built on first use with a progress bar
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import re
@@ -76,9 +77,10 @@ def load_clips(data_dir: str | Path, subjects: list[int] | None = None, fps: flo
         trials = [t for t in trials if int(t["subject"]) in set(subjects)]
     cache = Path(cache_dir) if cache_dir else Path(__file__).resolve().parents[2] / "cache" / "cmu"
     cache.mkdir(parents=True, exist_ok=True)
+    version = importer_version()
     clips = []
     for t in tqdm(trials, desc="importing mocap", unit="trial", disable=not progress):
-        cached = cache / f"{t['id']}_{int(fps)}fps.npz"
+        cached = cache / f"{t['id']}_{fps:g}fps_{version}.npz"
         if cached.is_file():
             motion = Motion.load_npz(cached)
         else:
@@ -86,6 +88,15 @@ def load_clips(data_dir: str | Path, subjects: list[int] | None = None, fps: flo
             motion.save_npz(cached)
         clips.append(Clip(t["id"], clean_prompt(t["description"]), motion))
     return clips
+
+
+def importer_version() -> str:
+    """Short hash of the importer's source: a changed importer never reuses a stale cache."""
+    here = Path(__file__).resolve().parent
+    h = hashlib.sha256()
+    for name in ("mocap.py", "asf_amc.py", "joint_maps.py", "bvh.py", "skeleton.py"):
+        h.update((here / name).read_bytes())
+    return h.hexdigest()[:10]
 
 
 def canonical_window(motion: Motion) -> Motion:

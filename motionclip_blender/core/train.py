@@ -184,7 +184,7 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
         sched.step()
         step += 1
         bar.update(1)
-        bar.set_postfix(loss=f"{float(loss):.4f}")
+        bar.set_postfix(loss=f"{loss.item():.4f}")
         timed_out = cfg.max_minutes and (time.time() - started) / 60 > cfg.max_minutes
         if rank == 0 and (step % cfg.eval_every == 0 or step == cfg.steps or timed_out):
             val = validate(net, val_windows, table, cfg.losses, device)

@@ -1,0 +1,230 @@
+"""The ``motionclip`` command line: generate, encode, recognize, interpolate, edit, convert, train,
+evaluate and the headless Blender demo. Motions are read from ``.npz`` (ours), ``.bvh`` (any humanoid
+skeleton) or ``.amc`` (with ``--asf``) and written as ``.npz`` or ``.bvh`` by file extension."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+DEFAULT_LABELS = "labels.txt"
+
+
+class CliError(Exception):
+    pass
+
+
+def read_any(path: str, asf: str | None = None):
+    from .motion import Motion, MotionFileError
+
+    p = Path(path)
+    suffix = p.suffix.lower()
+    if suffix == ".npz":
+        return Motion.load_npz(p)
+    if suffix in (".bvh", ".amc"):
+        from .mocap import read_motion
+
+        return read_motion(p, asf=asf) if asf else read_motion(p)
+    raise MotionFileError(f"{p}: unsupported motion file type {suffix!r} (use .npz, .bvh or .amc)")
+
+
+def write_any(motion, path: str) -> None:
+    from .bvh import write_bvh
+
+    p = Path(path)
+    if p.suffix.lower() == ".npz":
+        motion.save_npz(p)
+    elif p.suffix.lower() == ".bvh":
+        write_bvh(motion, p)
+    else:
+        raise CliError(f"{p}: output must end in .npz or .bvh")
+    print(f"wrote {p} ({len(motion)} frames at {motion.fps:g} fps)")
+
+
+def _model(args):
+    from .api import load_model
+
+    return load_model(args.model, encoder=args.encoder)
+
+
+def _item(text: str, asf=None):
+    """A CLI operand: an existing motion file, else a prompt."""
+    if Path(text).suffix.lower() in (".npz", ".bvh", ".amc"):
+        return read_any(text, asf)
+    return text
+
+
+def _frames(args, model) -> int:
+    return int(round(args.seconds * model.fps)) if args.seconds else (args.frames or model.frames)
+
+
+def cmd_generate(args):
+    model = _model(args)
+    write_any(model.generate(args.prompt, frames=_frames(args, model), seed=args.seed), args.out)
+
+
+def cmd_encode(args):
+    model = _model(args)
+    z = model.encode(read_any(args.motion, args.asf))
+    if args.out:
+        import numpy as np
+
+        np.save(args.out, z.numpy())
+        print(f"wrote {args.out} ({z.numel()}-d latent)")
+    else:
+        print(json.dumps([round(float(v), 6) for v in z]))
+
+
+def cmd_recognize(args):
+    model = _model(args)
+    if args.labels:
+        labels = [l.strip() for l in Path(args.labels).read_text(encoding="utf-8").splitlines() if l.strip()]
+    else:
+        from .paths import assets_dir
+
+        labels = [l.strip() for l in (assets_dir() / DEFAULT_LABELS).read_text(encoding="utf-8").splitlines() if l.strip()]
+    for label, score in model.recognize(read_any(args.motion, args.asf), labels, top_k=args.top_k):
+        print(f"{score:7.4f}  {label}")
+
+
+def cmd_interpolate(args):
+    model = _model(args)
+    motions = model.interpolate(_item(args.a), _item(args.b), args.steps, frames=_frames(args, model))
+    out = Path(args.out)
+    for i, m in enumerate(motions):
+        write_any(m, str(out.with_name(f"{out.stem}_{i:02d}{out.suffix}")))
+
+
+def cmd_edit(args):
+    model = _model(args)
+    write_any(model.edit(_item(args.base), _item(args.minus), _item(args.plus)), args.out)
+
+
+def cmd_convert(args):
+    write_any(read_any(args.input, args.asf), args.out)
+
+
+def cmd_train(args):
+    from .train import TrainConfig, train
+
+    cfg = TrainConfig.from_file(args.config)
+    if args.data:
+        cfg.data_dir = args.data
+    if args.out:
+        cfg.out_dir = args.out
+    if args.max_minutes is not None:
+        cfg.max_minutes = args.max_minutes
+    print(f"best checkpoint: {train(cfg)}")
+
+
+def cmd_evaluate(args):
+    from .evaluate import evaluate
+
+    evaluate(args.model, args.data, args.json, args.split)
+
+
+def cmd_demo(args):
+    try:
+        from ..blender.demo import run_demo
+    except ImportError as exc:
+        raise CliError(f"the demo needs Blender's bpy module ({exc})") from None
+    run_demo(args.prompt, args.out, args.preview, seconds=args.seconds, seed=args.seed, bvh_path=args.bvh)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="motionclip", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def model_args(sp):
+        sp.add_argument("--model", default=None, help="checkpoint directory (default: the bundled model)")
+        sp.add_argument("--encoder", default=None, help="text encoder spec, e.g. clip:/path/ViT-B-32.pt")
+
+    def length_args(sp):
+        sp.add_argument("--frames", type=int, default=None, help="frames at the model's fps (default: its clip length)")
+        sp.add_argument("--seconds", type=float, default=None, help="length in seconds (overrides --frames)")
+
+    sp = sub.add_parser("generate", help="text -> motion")
+    sp.add_argument("prompt")
+    sp.add_argument("--out", required=True, help=".npz or .bvh")
+    sp.add_argument("--seed", type=int, default=None, help="variation seed (default: the prompt's own latent)")
+    model_args(sp), length_args(sp)
+    sp.set_defaults(func=cmd_generate)
+
+    sp = sub.add_parser("encode", help="motion -> latent")
+    sp.add_argument("motion")
+    sp.add_argument("--asf", default=None, help="ASF skeleton for an .amc motion")
+    sp.add_argument("--out", default=None, help=".npy to write (default: print JSON)")
+    model_args(sp)
+    sp.set_defaults(func=cmd_encode)
+
+    sp = sub.add_parser("recognize", help="zero-shot action recognition")
+    sp.add_argument("motion")
+    sp.add_argument("--asf", default=None)
+    sp.add_argument("--labels", default=None, help="text file, one label per line (default: the bundled list)")
+    sp.add_argument("--top-k", type=int, default=5)
+    model_args(sp)
+    sp.set_defaults(func=cmd_recognize)
+
+    sp = sub.add_parser("interpolate", help="motions along the latent line between two prompts/motions")
+    sp.add_argument("a"), sp.add_argument("b")
+    sp.add_argument("--steps", type=int, default=5)
+    sp.add_argument("--out", required=True, help="base name; writes NAME_00.ext ... NAME_NN.ext")
+    model_args(sp), length_args(sp)
+    sp.set_defaults(func=cmd_interpolate)
+
+    sp = sub.add_parser("edit", help="z = E(base) - E(minus) + E(plus)")
+    sp.add_argument("base"), sp.add_argument("minus"), sp.add_argument("plus")
+    sp.add_argument("--out", required=True)
+    model_args(sp)
+    sp.set_defaults(func=cmd_edit)
+
+    sp = sub.add_parser("convert", help="import any humanoid BVH/AMC onto SMPL and write .npz/.bvh")
+    sp.add_argument("input"), sp.add_argument("out")
+    sp.add_argument("--asf", default=None)
+    sp.set_defaults(func=cmd_convert)
+
+    sp = sub.add_parser("train", help="train a model from a JSON config")
+    sp.add_argument("--config", required=True)
+    sp.add_argument("--data", default=None, help="CMU data directory (default: the config's, ../shared/data/cmu)")
+    sp.add_argument("--out", default=None, help="run directory (default: the config's)")
+    sp.add_argument("--max-minutes", type=float, default=None, help="stop with a checkpoint after this long")
+    sp.set_defaults(func=cmd_train)
+
+    sp = sub.add_parser("evaluate", help="metrics on the test split: table + JSON")
+    sp.add_argument("--model", default=None)
+    sp.add_argument("--data", default="../shared/data/cmu")
+    sp.add_argument("--split", default="test", choices=["train", "val", "test"])
+    sp.add_argument("--json", default="evaluation.json")
+    sp.set_defaults(func=cmd_evaluate)
+
+    sp = sub.add_parser("demo", help="headless Blender: prompt -> rig + baked action in a .blend + preview")
+    sp.add_argument("prompt")
+    sp.add_argument("--out", default="demo.blend")
+    sp.add_argument("--preview", default="demo.png")
+    sp.add_argument("--bvh", default=None)
+    sp.add_argument("--seconds", type=float, default=3.0)
+    sp.add_argument("--seed", type=int, default=None)
+    sp.set_defaults(func=cmd_demo)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    from .checkpoint import CheckpointError
+    from .motion import MotionFileError
+
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except (CliError, MotionFileError, CheckpointError, ValueError, FileNotFoundError, TypeError) as exc:
+        print(f"motionclip {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except RuntimeError as exc:  # ModelLoadError, EncoderError and friends carry a user-facing message
+        print(f"motionclip {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
