@@ -131,3 +131,41 @@ def test_installer_refuses_without_online_access(addon):
 def test_runtime_settings_roundtrip(prefs, tiny_model_dir):
     prefs.checkpoint_path = tiny_model_dir
     assert runtime_settings(prefs)["path"] == tiny_model_dir
+
+
+def test_invoke_in_background_completes_before_returning(fresh, tiny_model):
+    bpy.ops.motionclip.add_smpl_rig()
+    assert bpy.ops.motionclip.generate('INVOKE_DEFAULT', prompt="a person walks", seconds=0.5) == {'FINISHED'}
+    assert fresh.active_object.animation_data.action.name == "MC_a_person_walks"
+
+
+def test_worker_job_runs_off_the_main_thread(tiny_model, prefs):
+    """The UI path's worker: generation in a thread gives the same motion as the blocking path."""
+    import threading
+
+    from motionclip_blender.blender.operators import _Job
+
+    seen = {}
+    original = runtime.generate_motion
+
+    def spy(*args):
+        seen["thread"] = threading.current_thread()
+        return original(*args)
+
+    job = _Job(runtime_settings(prefs), "a person jumps", 1.0, 2)
+    runtime.generate_motion, saved = spy, runtime.generate_motion
+    try:
+        job.thread.start()
+        job.thread.join(60)
+    finally:
+        runtime.generate_motion = saved
+    assert job.error is None and seen["thread"] is not threading.main_thread()
+    motion, info = job.result
+    assert np.array_equal(motion.rotations, tiny_model.generate("a person jumps", frames=30, seed=2).rotations)
+    assert info["seed"] == 2 and info["prompt"] == "a person jumps"
+
+
+def test_seed_zero_is_the_prompts_own_motion(tiny_model, prefs):
+    motion, info = runtime.generate_motion(runtime_settings(prefs), "a person jumps", 1.0, 0)
+    assert np.array_equal(motion.rotations, tiny_model.generate("a person jumps", frames=30, seed=None).rotations)
+    assert info["seed"] == 0

@@ -31,3 +31,10 @@ def test_layer_modules_do_not_import_torch_at_top_level():
         header = src.split("\nclass ", 1)[0].split("\ndef ", 1)[0]  # module-level imports
         for forbidden in ("import torch", "core.motion", "core.api", "import bake"):
             assert forbidden not in header, (mod, forbidden)
+
+
+def test_ui_classes_registered(addon):
+    assert bpy.types.VIEW3D_PT_motionclip.bl_category == "MotionCLIP"
+    assert bpy.types.VIEW3D_PT_motionclip.bl_region_type == 'UI'
+    settings = bpy.context.scene.motionclip
+    assert settings.prompt and settings.seconds > 0

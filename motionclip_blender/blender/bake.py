@@ -81,12 +81,12 @@ def motion_to_pose_channels(motion: Motion, rest_rot: np.ndarray, rest_head: np.
     Quaternions are made sign-continuous over time per bone so fcurve interpolation between keys
     takes the short path."""
     q = _quat_to_mat(motion.rotations.astype(np.float64))  # (F, 24, 3, 3)
-    basis = np.einsum("jba,fjbc,jcd->fjad", rest_rot, q, rest_rot)  # R⁻¹ · q · R (R orthonormal)
+    basis = np.swapaxes(rest_rot, -1, -2)[None] @ q @ rest_rot[None]  # R⁻¹ · q · R (R orthonormal)
     quats = _mat_to_quat(basis)
-    # Sign continuity: flip a key when it points to the opposite hemisphere of the previous one.
-    for f in range(1, len(quats)):
-        flip = (quats[f] * quats[f - 1]).sum(-1) < 0
-        quats[f, flip] *= -1
+    # Sign continuity: key f flips when it points away from key f-1; flips accumulate along time, so
+    # the running product of the raw neighbour signs gives every key's final sign at once.
+    step = np.where((quats[1:] * quats[:-1]).sum(-1) < 0, -1.0, 1.0)
+    quats[1:] *= np.cumprod(step, axis=0)[..., None]
     loc = (motion.translation.astype(np.float64) - rest_head[0]) @ rest_rot[0]  # R⁻¹ · (t − head)
     return quats.astype(np.float32), loc.astype(np.float32)
 

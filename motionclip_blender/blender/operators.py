@@ -80,7 +80,8 @@ class MOTIONCLIP_OT_generate(bpy.types.Operator):
     prompt: StringProperty(name="Prompt", description="What the character does, e.g. 'a person jumps'", default="")
     seconds: FloatProperty(name="Length", description="Length of the motion in seconds", default=2.0,
                            min=0.1, soft_max=20.0, max=120.0, subtype='TIME_ABSOLUTE', unit='TIME_ABSOLUTE')
-    seed: IntProperty(name="Seed", description="Variation seed: the same prompt and seed give the same motion",
+    seed: IntProperty(name="Seed",
+                      description="Variation seed: 0 is the prompt's own motion, others give reproducible variations",
                       default=0, min=0)
     set_frame_range: BoolProperty(name="Set Frame Range", description="Fit the scene frame range to the motion",
                                   default=True)

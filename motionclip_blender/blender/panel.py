@@ -17,7 +17,8 @@ class MotionCLIPSettings(bpy.types.PropertyGroup):
                            default="a person jumps")
     seconds: FloatProperty(name="Length", description="Motion length in seconds (frames follow the scene fps)",
                            default=2.0, min=0.1, soft_max=20.0, max=120.0)
-    seed: IntProperty(name="Seed", description="Variation seed: change it for another take of the same prompt",
+    seed: IntProperty(name="Seed",
+                      description="Variation seed: 0 is the prompt's own motion, others give reproducible variations",
                       default=0, min=0)
 
 

@@ -64,10 +64,13 @@ def clear_cache() -> None:
 
 
 def generate_motion(settings: dict, prompt: str, seconds: float, seed: int | None):
-    """Prompt -> (Motion at the model's fps, info for the action's custom properties). Thread-safe."""
+    """Prompt -> (Motion at the model's fps, info for the action's custom properties). Thread-safe.
+
+    Seed 0 (or None) decodes the prompt's own embedding — the model's best guess; seeds 1, 2, … are
+    reproducible variations around it (the UI's "variation seed")."""
     model = get_model(settings)
     frames = max(2, int(round(seconds * model.fps)))
-    motion = model.generate(prompt, frames=frames, seed=seed)
+    motion = model.generate(prompt, frames=frames, seed=int(seed) if seed else None)
     info = {"prompt": prompt, "model": str(model.name), "encoder": str(model.encoder_name),
-            "seed": -1 if seed is None else int(seed), "seconds": float(seconds), "model_fps": float(model.fps)}
+            "seed": int(seed or 0), "seconds": float(seconds), "model_fps": float(model.fps)}
     return motion, info

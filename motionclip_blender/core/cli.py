@@ -130,7 +130,8 @@ def cmd_demo(args):
         from ..blender.demo import run_demo
     except ImportError as exc:
         raise CliError(f"the demo needs Blender's bpy module ({exc})") from None
-    run_demo(args.prompt, args.out, args.preview, seconds=args.seconds, seed=args.seed, bvh_path=args.bvh)
+    run_demo(args.prompt, args.out, args.preview, seconds=args.seconds, seed=args.seed, bvh=args.bvh,
+             model_path=args.model)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -205,7 +206,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--preview", default="demo.png")
     sp.add_argument("--bvh", default=None)
     sp.add_argument("--seconds", type=float, default=3.0)
-    sp.add_argument("--seed", type=int, default=None)
+    sp.add_argument("--seed", type=int, default=0, help="0 = the prompt's own latent, 1+ = variations")
+    sp.add_argument("--model", default=None, help="checkpoint directory (default: the bundled model)")
     sp.set_defaults(func=cmd_demo)
     return p
 

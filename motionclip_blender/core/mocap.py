@@ -4,8 +4,10 @@ Method (rest-pose aware, because sources stand in a T-pose while SMPL's rest has
 
 1. The source's own forward kinematics gives world rotations G (frames, J, 3, 3) and joint positions.
 2. A reference pose fixes how the source stands: its zero-rotation rest pose when that is a standing body
-   (BVH and ASF conversions of CMU), otherwise frame 0 (rigs whose bones carry a bind orientation, such as
-   iClone's, where the zero pose is not a body and frame 0 is an added T-pose).
+   (BVH and ASF conversions of CMU, Mixamo), else frame 0 when that is a T- or A-pose (iClone exports, whose
+   bones carry their bind orientation in the channels so the zero pose is not a body), else the zero pose
+   anyway: such rigs align every bone with one local axis and no roll, so a bone pointing the opposite way
+   from SMPL's (a leg pointing up) is turned through the frontal plane, which keeps the front in front.
 3. From the reference: up = head - pelvis snapped to an axis, left = left minus right hip and shoulder
    snapped to an axis across it; M takes source world axes to the project's (up +Z, left +X, forward -Y).
 4. Per SMPL joint j driven by source joint s: D = M·G[s]·G_ref[s]ᵀ·Mᵀ is the world rotation away from the
@@ -16,8 +18,9 @@ Method (rest-pose aware, because sources stand in a T-pose while SMPL's rest has
    converts units; the unit itself is detected for the report), resampled (slerp) and grounded so that the
    low percentile of the lowest foot joint over the clip is at z = 0.
 
-A frame 0 that is an added pose (Hahne's and cgspeed's T-pose, iClone's bind pose) is dropped: it sits
-close to the reference pose and the motion jumps away from it on frame 1 far faster than anywhere else.
+Leading frames that are an added pose (Hahne's and cgspeed's T-pose, iClone's bind pose) are dropped: they
+sit close to the reference pose and the motion jumps away from it far faster than anywhere else in the clip
+(cgspeed repeats its T-pose for up to 5 frames, Hahne blends out of it over a few).
 """
 
 from __future__ import annotations
@@ -44,11 +47,15 @@ LENGTH_UNITS: dict[str, float] = {"m": 1.0, "dm": 0.1, "cmu": 0.0254 / 0.45, "in
 _TYPICAL_LEG_M = 0.82  # hip to ankle of an adult
 _FOOT_JOINTS = [JOINT_INDEX[n] for n in ("left_ankle", "right_ankle", "left_foot", "right_foot")]
 GROUND_PERCENTILE = 5.0
-# frame 0 counts as an added pose when the jump to frame 1 is at least this large (degrees) and several
-# times the clip's usual largest frame-to-frame change
-_ADDED_POSE_JUMP_DEG = 20.0
-_ADDED_POSE_RATIO = 3.0
+# leading frames count as an added pose when they stay within _NEAR_REF of the reference pose (median over
+# joints, relative to the pelvis) and then the pose jumps by more than _JUMP and _RATIO times the clip's
+# median change per frame (jumps measured as the 75th percentile over joints, so one glitching joint does
+# not count), within the first _WINDOW seconds
 _ADDED_POSE_NEAR_REF_DEG = 12.0
+_ADDED_POSE_JUMP_DEG = 10.0
+_ADDED_POSE_RATIO = 4.0
+_ADDED_POSE_WINDOW_S = 0.05
+_FLIP_DEG = 120.0  # rest bones further apart than this are turned through the frontal plane first
 
 
 @dataclass
@@ -62,8 +69,8 @@ class ImportInfo:
     unit: str
     source_fps: float
     source_frames: int
-    dropped_first_frame: bool
-    reference: str  # "rest" or "frame 0"
+    dropped_frames: int  # leading frames that were an added T-pose
+    reference: str  # "rest", "frame 0" or "bind" (zero pose of a rig whose bones carry their orientation)
     up_axis: str  # e.g. "+Y" in source axes
     left_axis: str
     scale: float  # file units -> metres applied to the root (SMPL leg / source leg)
@@ -71,7 +78,7 @@ class ImportInfo:
 
     @property
     def source_duration(self) -> float:
-        return (self.source_frames - int(self.dropped_first_frame)) / self.source_fps
+        return (self.source_frames - self.dropped_frames) / self.source_fps
 
 
 def detect_length_unit(leg_length: float) -> tuple[str, float]:
@@ -132,12 +139,29 @@ def _unit(v: np.ndarray) -> np.ndarray:
     return v / max(float(np.linalg.norm(v)), 1e-12)
 
 
+def _limb(pos: np.ndarray, idx: dict[int, int], a: str, b: str) -> np.ndarray:
+    return _unit(pos[idx[JOINT_INDEX[b]]] - pos[idx[JOINT_INDEX[a]]])
+
+
 def _standing(pos: np.ndarray, idx: dict[int, int]) -> bool:
     """Head above the pelvis and both legs hanging the opposite way: a body, not a bind-pose tangle."""
-    up = _unit(pos[idx[JOINT_INDEX["head"]]] - pos[idx[0]])
-    for side in ("left", "right"):
-        leg = pos[idx[JOINT_INDEX[f"{side}_ankle"]]] - pos[idx[JOINT_INDEX[f"{side}_hip"]]]
-        if np.linalg.norm(leg) < 1e-9 or float(_unit(leg) @ up) > -0.8:
+    up = _limb(pos, idx, "pelvis", "head")
+    return all(float(_limb(pos, idx, f"{s}_hip", f"{s}_ankle") @ up) < -0.8 for s in ("left", "right"))
+
+
+def _rest_like(pos: np.ndarray, idx: dict[int, int]) -> bool:
+    """Standing with straight legs and straight arms held out sideways (T-pose or A-pose)."""
+    if not _standing(pos, idx):
+        return False
+    up = _limb(pos, idx, "pelvis", "head")
+    left = pos[idx[JOINT_INDEX["left_hip"]]] - pos[idx[JOINT_INDEX["right_hip"]]]
+    left = _unit(left - (left @ up) * up)
+    for side, sign in (("left", 1.0), ("right", -1.0)):
+        if float(_limb(pos, idx, f"{side}_hip", f"{side}_ankle") @ up) > -0.95:
+            return False
+        upper = _limb(pos, idx, f"{side}_shoulder", f"{side}_elbow")
+        fore = _limb(pos, idx, f"{side}_elbow", f"{side}_wrist")
+        if abs(float(upper @ up)) > 0.8 or sign * float(upper @ left) < 0.5 or float(upper @ fore) < 0.8:
             return False
     return True
 
@@ -175,16 +199,18 @@ def retarget(source, path: str | os.PathLike, mapping: Mapping[str, str | None] 
     rest_pos = forward_kinematics(eye, torch.zeros(1, 3, dtype=torch.float64), offsets, parents)[0][0].numpy()
     if _standing(rest_pos, idx):
         ref_pos, ref_rot, reference = rest_pos, eye[0], "rest"
-    elif _standing(pos_np[0], idx):
+    elif _rest_like(pos_np[0], idx):
         ref_pos, ref_rot, reference = pos_np[0], world[0], "frame 0"
     else:
-        raise MotionFileError(f"{path}: neither the skeleton's rest pose nor frame 0 is a standing body; "
-                              "cannot tell its up axis and facing")
+        ref_pos, ref_rot, reference = rest_pos, eye[0], "bind"
 
     # change of frame from the reference pose: up -> +Z, character's left -> +X, forward -> -Y
     up_raw = ref_pos[idx[JOINT_INDEX["head"]]] - ref_pos[idx[0]]
     left_raw = sum(ref_pos[idx[JOINT_INDEX[f"left_{p}"]]] - ref_pos[idx[JOINT_INDEX[f"right_{p}"]]]
                    for p in ("hip", "shoulder"))
+    if np.linalg.norm(up_raw) < 1e-9 or np.linalg.norm(left_raw) < 1e-9:
+        raise MotionFileError(f"{path}: cannot tell up and left from the reference pose (head on the pelvis or "
+                              "left and right hips in one place)")
     up_axis, up_sign = _snap(up_raw)
     left_axis, left_sign = _snap(left_raw, exclude=up_axis)
     up, left = np.zeros(3), np.zeros(3)
@@ -193,7 +219,7 @@ def retarget(source, path: str | os.PathLike, mapping: Mapping[str, str | None] 
     m = np.stack([left, -forward, up])
     # the reference's own heading (iClone's T-pose frame need not face an axis exactly)
     lp = m @ left_raw
-    yaw = math.atan2(lp[1], lp[0])
+    yaw = math.atan2(lp[1], lp[0]) if reference == "frame 0" else 0.0
     heading = R.axis_rotation("Z", torch.tensor(yaw, dtype=torch.float64)).numpy()
 
     # size: legs decide both the unit (for the report) and the scale onto SMPL
@@ -233,27 +259,9 @@ def retarget(source, path: str | os.PathLike, mapping: Mapping[str, str | None] 
             tips = [t for t in tips if np.linalg.norm(t) > 0.02 * src_leg]
             if len(tips) == 1:
                 smpl_dir, src_dir = smpl_rest[PRIMARY_CHILD[j]] - smpl_rest[j], tips[0]
-        if src_dir is None:
-            corrections[j] = heading
-        else:
-            turn = R.rotation_between(torch.from_numpy(heading @ smpl_dir), torch.from_numpy(src_dir)).numpy()
-            corrections[j] = turn @ heading
+        corrections[j] = heading if src_dir is None else _correction(heading @ smpl_dir, src_dir) @ heading
 
-    # drop an added first pose: close to the reference and far from frame 1
-    dropped = False
-    src_ids = sorted(set(idx.values()))
-    if frames > 3:
-        g = world[:, src_ids]
-        jumps = _angles(g[1:], g[:-1]).amax(-1)
-        rel0 = world[0, idx[0]].T @ world[0, src_ids]
-        rel_ref = ref_rot[idx[0]].T @ ref_rot[src_ids]
-        near_ref = math.degrees(float(_angles(rel0, rel_ref).median()))
-        typical = float(torch.quantile(jumps[1:], 0.95))
-        jump0 = math.degrees(float(jumps[0]))
-        dropped = (near_ref < _ADDED_POSE_NEAR_REF_DEG and jump0 > _ADDED_POSE_JUMP_DEG
-                   and jump0 > _ADDED_POSE_RATIO * math.degrees(typical))
-    start = 1 if dropped else 0
-
+    start = _added_pose_frames(world, ref_rot, idx, source.fps)
     mt = torch.from_numpy(m)
     w = torch.empty((frames - start, len(JOINT_NAMES), 3, 3), dtype=torch.float64)
     for j in range(len(JOINT_NAMES)):
@@ -269,12 +277,47 @@ def retarget(source, path: str | os.PathLike, mapping: Mapping[str, str | None] 
     if abs(fps - source.fps) > 1e-6:
         motion = motion.resample(fps)
     motion = ground(motion)
-    info = ImportInfo(str(path), fmt, map_name, joint_map, unit_name, float(source.fps), frames, dropped,
+    info = ImportInfo(str(path), fmt, map_name, joint_map, unit_name, float(source.fps), frames, start,
                       reference, _axis_name(up_axis, up_sign), _axis_name(left_axis, left_sign), float(scale))
     leg_m = src_leg * unit_m
     if not 0.4 < leg_m < 1.4:
         info.notes.append(f"source legs measure {leg_m:.2f} m in the detected unit {unit_name}: odd proportions?")
     return motion, info
+
+
+def _correction(smpl_dir: np.ndarray, src_dir: np.ndarray) -> np.ndarray:
+    """Smallest rotation taking SMPL's rest bone onto the source's; a bone pointing (nearly) the other way is
+    first turned half a turn about the forward axis (through the frontal plane): the smallest rotation is
+    undefined there, and this choice keeps knees and the face pointing forward."""
+    a, b = _unit(np.asarray(smpl_dir, np.float64)), _unit(np.asarray(src_dir, np.float64))
+    flip = np.eye(3)
+    if a @ b < math.cos(math.radians(_FLIP_DEG)):
+        flip = np.diag([-1.0, 1.0, -1.0])  # 180 degrees about Y, the project's forward/back axis
+        a = flip @ a
+    return R.rotation_between(torch.from_numpy(a), torch.from_numpy(b)).numpy() @ flip
+
+
+def _added_pose_frames(world: torch.Tensor, ref_rot: torch.Tensor, idx: dict[int, int], fps: float) -> int:
+    """How many leading frames are an added reference pose (see the module docstring)."""
+    frames = world.shape[0]
+    window = max(2, int(round(_ADDED_POSE_WINDOW_S * fps)))
+    if frames <= window + 2:
+        return 0
+    ids = sorted(set(idx.values()))
+    g = world[:, ids]
+    jumps = torch.quantile(_angles(g[1:], g[:-1]), 0.75, dim=-1).rad2deg()
+    typical = float(jumps.median())
+    head = world[:window + 1]
+    rel = head[:, idx[0]].transpose(-1, -2)[:, None] @ head[:, ids]
+    rel_ref = ref_rot[idx[0]].T @ ref_rot[ids]
+    near = _angles(rel, rel_ref).rad2deg().median(dim=-1).values
+    count = 0
+    for k in range(window):
+        if float(near[k]) >= _ADDED_POSE_NEAR_REF_DEG:
+            break
+        if float(jumps[k]) > max(_ADDED_POSE_JUMP_DEG, _ADDED_POSE_RATIO * typical):
+            count = k + 1
+    return count
 
 
 def ground(motion: Motion, percentile: float = GROUND_PERCENTILE) -> Motion:
