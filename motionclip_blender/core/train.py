@@ -189,7 +189,7 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
         if rank == 0 and (step % cfg.eval_every == 0 or step == cfg.steps or timed_out):
             val = validate(net, val_windows, table, cfg.losses, device)
             record = {"step": step, "time_s": round(time.time() - started, 1),
-                      "train": {k: round(float(v), 5) for k, v in losses.items()}, "val": val}
+                      "train": {k: round(v.item(), 5) for k, v in losses.items()}, "val": val}
             with open(out / "log.jsonl", "a", encoding="utf-8") as f:
                 f.write(json.dumps(record) + "\n")
             if val["total"] < best:

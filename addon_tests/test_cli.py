@@ -1,0 +1,61 @@
+"""The motionclip command line, run in-process through main(argv)."""
+
+import json
+
+import numpy as np
+import pytest
+
+from motionclip_blender.core.bvh import read_smpl_bvh
+from motionclip_blender.core.cli import main
+from motionclip_blender.core.motion import Motion
+
+from .test_api import small_checkpoint  # noqa: F401  (module-scoped fixture)
+from .test_motion import random_motion
+
+
+def test_generate_to_npz_and_bvh(small_checkpoint, tmp_path, capsys):
+    assert main(["generate", "a person walks", "--model", str(small_checkpoint), "--frames", "40",
+                 "--out", str(tmp_path / "walk.npz")]) == 0
+    m = Motion.load_npz(tmp_path / "walk.npz")
+    assert len(m) == 40
+    assert main(["generate", "a person walks", "--model", str(small_checkpoint), "--frames", "40",
+                 "--out", str(tmp_path / "walk.bvh")]) == 0
+    b = read_smpl_bvh(tmp_path / "walk.bvh")
+    assert np.abs(b.joint_positions() - m.joint_positions()).max() < 1e-3  # same prompt, same motion
+    assert main(["generate", "a person walks", "--model", str(small_checkpoint), "--seconds", "1.5",
+                 "--out", str(tmp_path / "walk15.npz")]) == 0
+    assert len(Motion.load_npz(tmp_path / "walk15.npz")) == 45
+    assert "wrote" in capsys.readouterr().out
+
+
+def test_encode_recognize_edit_interpolate(small_checkpoint, tmp_path, capsys):
+    random_motion(60, seed=3).save_npz(tmp_path / "m.npz")
+    assert main(["encode", str(tmp_path / "m.npz"), "--model", str(small_checkpoint)]) == 0
+    z = json.loads(capsys.readouterr().out)
+    assert len(z) == 384 and abs(np.linalg.norm(z) - 1) < 1e-4
+    (tmp_path / "labels.txt").write_text("walk\nrun\n\njump\n")
+    assert main(["recognize", str(tmp_path / "m.npz"), "--labels", str(tmp_path / "labels.txt"),
+                 "--model", str(small_checkpoint), "--top-k", "2"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 2 and all(l.split()[-1] in ("walk", "run", "jump") for l in lines)
+    assert main(["edit", str(tmp_path / "m.npz"), "walk", "run", "--model", str(small_checkpoint),
+                 "--out", str(tmp_path / "e.npz")]) == 0
+    assert len(Motion.load_npz(tmp_path / "e.npz")) == 60
+    assert main(["interpolate", "walk", "jump", "--steps", "3", "--frames", "20", "--model", str(small_checkpoint),
+                 "--out", str(tmp_path / "i.npz")]) == 0
+    assert sorted(p.name for p in tmp_path.glob("i_*.npz")) == ["i_00.npz", "i_01.npz", "i_02.npz"]
+
+
+def test_clear_errors(small_checkpoint, tmp_path, capsys):
+    assert main(["encode", str(tmp_path / "missing.npz"), "--model", str(small_checkpoint)]) == 2
+    assert "missing.npz" in capsys.readouterr().err
+    (tmp_path / "x.txt").write_text("x")
+    assert main(["encode", str(tmp_path / "x.txt"), "--model", str(small_checkpoint)]) == 2
+    assert "unsupported motion file type" in capsys.readouterr().err
+    assert main(["generate", "walk", "--model", str(tmp_path / "nope"), "--out", str(tmp_path / "o.npz")]) == 2
+    assert "no such checkpoint" in capsys.readouterr().err
+    assert main(["generate", "walk", "--model", str(small_checkpoint), "--out", str(tmp_path / "o.txt")]) == 2
+    assert "must end in .npz or .bvh" in capsys.readouterr().err
+    assert not (tmp_path / "o.txt").exists()
+    with pytest.raises(SystemExit):
+        main(["generate"])  # argparse: missing prompt

@@ -1,0 +1,71 @@
+"""Training command on a tiny slice of the real CMU data: runs, checkpoints, resumes, evaluates."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from motionclip_blender.core.api import load_model
+from motionclip_blender.core.dataset import clean_prompt, load_split, mirror_prompt
+from motionclip_blender.core.evaluate import compute_metrics, format_table
+from motionclip_blender.core.train import TrainConfig, train
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "cmu"
+pytestmark = pytest.mark.skipif(not (DATA / "index.json").is_file(), reason=f"CMU data not found at {DATA}")
+
+
+def test_prompt_cleaning_and_mirroring():
+    assert clean_prompt("playground - climb, sit") == "playground, climb, sit"
+    assert clean_prompt("run/jog") == "run or jog"
+    assert clean_prompt("Start Walk Stop") == "start walk stop"
+    assert mirror_prompt("forward dribble, 90-degree left turns") == "forward dribble, 90-degree right turns"
+    assert mirror_prompt("right hand over left") == "left hand over right"
+
+
+def test_split_is_by_subject_and_disjoint():
+    split = load_split()
+    sets = [set(split[k]) for k in ("train", "val", "test")]
+    assert not (sets[0] & sets[1]) and not (sets[0] & sets[2]) and not (sets[1] & sets[2])
+    subjects = {int(t["subject"]) for t in json.loads((DATA / "index.json").read_text())["trials"]}
+    assert set().union(*sets) == subjects
+
+
+@pytest.fixture()
+def tiny_data(tmp_path):
+    """An index with two train trials (subject 7) and one val trial (subject 10), read in place."""
+    trials = json.loads((DATA / "index.json").read_text())["trials"]
+    keep = [dict(t, file=str(DATA / t["file"])) for t in trials if t["id"] in ("07_01", "07_02", "10_04")]
+    assert len(keep) == 3
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "index.json").write_text(json.dumps({"trials": keep}))
+    return tmp_path / "data"
+
+
+def test_train_checkpoints_resumes_and_evaluates(tiny_data, tmp_path):
+    cfg = TrainConfig.from_file(Path(__file__).resolve().parents[1] / "configs" / "bundled.json")
+    cfg.data_dir, cfg.out_dir, cfg.cache_dir = str(tiny_data), str(tmp_path / "run"), str(tmp_path / "cache")
+    cfg.model.d_model, cfg.model.ff_size = 32, 64
+    cfg.model.num_encoder_layers = cfg.model.num_decoder_layers = 1
+    cfg.batch_size, cfg.steps, cfg.eval_every, cfg.checkpoint_every, cfg.max_minutes = 4, 3, 2, 2, 0
+    best = train(cfg, progress=False)
+    log = [json.loads(l) for l in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in log] == [2, 3] and {"rc", "rcxyz", "vel", "text", "text_rc"} <= set(log[0]["train"])
+    assert best.name == "best" and (tmp_path / "run" / "last" / "model.safetensors").is_file()
+    assert len(list((tmp_path / "cache").glob("*.npz"))) == 3  # imported once, cached
+    cfg.steps = 5
+    train(cfg, progress=False)  # resumes at step 3
+    log = [json.loads(l) for l in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in log] == [2, 3, 4, 5]
+    model = load_model(best)
+    from motionclip_blender.core.dataset import load_clips
+
+    metrics = compute_metrics(model, load_clips(tiny_data, [10], cache_dir=tmp_path / "cache", progress=False))
+    assert metrics["windows"] > 0 and metrics["reconstruction"]["mpjpe_mm"] > 0
+    assert 0 <= metrics["recognition"]["top1"] <= 1 and metrics["plausibility"]["real"]["ground_penetration_mm"] < 20
+    assert "MPJPE" in format_table(metrics, "tiny")
+
+
+def test_bad_config_is_named(tmp_path):
+    (tmp_path / "c.json").write_text(json.dumps({"stepz": 3}))
+    with pytest.raises(ValueError, match="stepz"):
+        TrainConfig.from_file(tmp_path / "c.json")
