@@ -55,7 +55,7 @@ def _radii(name: str) -> tuple[float, float]:
 
 def is_smpl_armature(obj) -> tuple[bool, str]:
     """(ok, reason): an armature object carrying every SMPL bone name. The reason names what is wrong,
-    for operator reports. Hook for a future retarget layer: other rigs fail here today."""
+    for operator reports. Other rigs go through retarget.py (operators.check_armature)."""
     if obj is None:
         return False, "No active object: select an armature (or use Add SMPL Rig)"
     if obj.type != 'ARMATURE':
@@ -64,7 +64,7 @@ def is_smpl_armature(obj) -> tuple[bool, str]:
     if missing:
         shown = ", ".join(missing[:4]) + (" …" if len(missing) > 4 else "")
         return False, (f"Armature '{obj.name}' is not an SMPL rig: missing {len(missing)} bones ({shown}); "
-                       "use Add SMPL Rig (retargeting to other rigs is not supported yet)")
+                       "use Add SMPL Rig, or map its bones in the Retarget panel")
     return True, ""
 
 

@@ -1,0 +1,347 @@
+"""Retargeting in Blender: read rigs, resolve bone maps, bake through bake.py's fast fcurve path.
+
+The math is ``core/retarget.py`` (bpy-free, exact both ways); this module only moves data between it and
+Blender: rest matrices and evaluated pose matrices come out with ``foreach_get`` (column-major: transposed
+here), pose channels go back with ``keyframe_points.add`` + ``foreach_set`` (``bake._write_fcurve``).
+
+Any rig, either side: the source is read back into a core Motion on SMPL 24 (``read_motion``) and that Motion
+is retargeted onto the target (``retarget_motion``), so SMPL -> rig, rig -> rig and rig -> SMPL are one path.
+Nothing is created before every input is checked; a failing bake removes its half-made action.
+
+Top-level imports stay torch-free (``core.rig_maps`` only) so the add-on still enables without torch.
+"""
+
+from __future__ import annotations
+
+import json
+
+import bpy
+import numpy as np
+from bpy.props import BoolProperty, EnumProperty, StringProperty
+
+from ..core import rig_maps
+from . import deps
+
+ROOT_MODE_ITEMS = (
+    ('FULL', "Full", "Root motion scaled by the ratio of hip heights, relative to where the rig stands at rest"),
+    ('IN_PLACE', "In Place", "Drop horizontal root motion, keep the vertical (jumps, crouches)"),
+    ('KEEP_START', "From Current", "Start at the character's current position and heading"),
+)
+AUTO, CUSTOM = "AUTO", "CUSTOM"
+
+
+class MapError(ValueError):
+    """A rig or bone map that cannot be used; the message names the missing joints and bones."""
+
+    def __init__(self, message: str, missing: list[str] | None = None):
+        super().__init__(message)
+        self.missing = missing or []
+
+
+# --- presets and maps ---------------------------------------------------------------------------
+def preset_dir(create: bool = False) -> str:
+    """User presets: the extension's user directory; from a checkout (legacy add-on, tests) the same layout
+    under Blender's user extensions dir (inside ``$BLENDER_USER_RESOURCES`` when that is set)."""
+    try:
+        return bpy.utils.extension_path_user(deps.ADDON_PACKAGE, path="retarget_presets", create=create)
+    except ValueError:  # "package does not name an extension"
+        return bpy.utils.user_resource(
+            'EXTENSIONS', path=f".user/{deps.ADDON_PACKAGE.rpartition('.')[2]}/retarget_presets", create=create)
+
+
+def presets() -> dict:
+    return rig_maps.available_presets(preset_dir())
+
+
+def scene_options(context) -> tuple[str, dict, str]:
+    """(preset, custom map, root mode) from the Retarget panel; defaults when it is unavailable."""
+    settings = getattr(context.scene, "motionclip_retarget", None)
+    if settings is None:
+        return AUTO, {}, 'FULL'
+    return settings.preset, {i.joint: i.bone for i in settings.bones if i.bone}, settings.root_motion
+
+
+def resolve_map(arm, preset: str = AUTO, custom: dict | None = None) -> tuple[dict, str]:
+    """(bone map, description) for ``arm``; raises MapError naming what is missing."""
+    names = [b.name for b in arm.data.bones]
+    if preset == CUSTOM:
+        try:
+            bone_map = rig_maps.check_bone_map(custom or {}, names)
+        except rig_maps.PresetError as exc:
+            raise MapError(f"custom map for '{arm.name}': {exc}") from None
+        label, expected = "custom map", {}
+    elif preset == AUTO:
+        available = presets()
+        found = rig_maps.detect(names, available)
+        bone_map, label = found.bone_map, found.report()
+        expected = available[found.preset].candidates if found.preset else {}
+    else:
+        available = presets()
+        if preset not in available:
+            raise MapError(f"unknown preset '{preset}' (available: AUTO, CUSTOM, {', '.join(available)})")
+        bone_map = available[preset].resolve(names)
+        label = f"{preset}: {len(bone_map)}/24 joints, confidence {rig_maps.confidence(bone_map):.0%}"
+        expected = available[preset].candidates
+    missing = rig_maps.missing_required(bone_map)
+    if missing:
+        detail = ", ".join(f"{j} (no bone such as '{_suggest(j, bone_map, expected)}')"
+                           if _suggest(j, bone_map, expected) else j for j in missing)
+        raise MapError(f"'{arm.name}' lacks bones for required joints: {detail} [{label}]", missing)
+    return bone_map, label
+
+
+_SIDE_TOKENS = (("Left", "Right"), ("left", "right"), ("LEFT", "RIGHT"), (".L", ".R"), ("_L", "_R"), ("_l", "_r"),
+                ("L_", "R_"), ("l_", "r_"))
+
+
+def _suggest(joint: str, bone_map: dict, expected: dict) -> str:
+    """The bone name a missing joint would have on this rig: the mapped mirror bone with its side swapped
+    (keeps the rig's prefix and case, e.g. mixamorig:LeftForeArm), else the preset's first candidate."""
+    side, _, part = joint.partition("_")
+    if side in ("left", "right") and part:
+        other = bone_map.get(("right_" if side == "left" else "left_") + part, "")
+        for left, right in _SIDE_TOKENS:
+            src, dst = (right, left) if side == "left" else (left, right)
+            if src in other:
+                return other.replace(src, dst, 1)
+    return (expected.get(joint) or ("",))[0]
+
+
+def check_generate_target(obj, smpl_reason: str) -> tuple[bool, str]:
+    """For Generate on a non-SMPL armature: ok when the panel's map fits it, else one reason covering both."""
+    preset, custom, _ = scene_options(bpy.context)
+    try:
+        resolve_map(obj, preset, custom)
+    except MapError as exc:
+        missing = ", ".join(exc.missing[:4]) + (" …" if len(exc.missing) > 4 else "")
+        return False, (f"{smpl_reason.split(';')[0]}, and no bone map fits it (no bone for {missing or exc}): "
+                       "use Add SMPL Rig, or map its bones in the Retarget panel")
+    return True, ""
+
+
+# --- reading rigs -------------------------------------------------------------------------------
+def _matrices(collection, prop: str, n: int) -> np.ndarray:
+    buf = np.empty(n * 16, np.float32)
+    collection.foreach_get(prop, buf)
+    return buf.reshape(n, 4, 4).transpose(0, 2, 1).astype(np.float64)  # Blender hands them column-major
+
+
+def rig_rest(arm):
+    """core RigRest of an armature object (with its current object transform)."""
+    from ..core.retarget import RigRest
+
+    bones = arm.data.bones
+    n = len(bones)
+    tails = np.empty(n * 3, np.float32)
+    bones.foreach_get("tail_local", tails)
+    rig = RigRest.build([b.name for b in bones], [b.parent.name if b.parent else None for b in bones],
+                        _matrices(bones, "matrix_local", n), tails.reshape(n, 3), np.array(arm.matrix_world),
+                        [b.use_connect for b in bones])
+    rig.pose_order = np.array([bones.find(name) for name in rig.names])  # pose.bones share data.bones' order
+    return rig
+
+
+def current_pose(arm, rig) -> np.ndarray:
+    """Evaluated armature-space pose matrices (B, 4, 4) in ``rig.names`` order, as shown now."""
+    return _matrices(arm.pose.bones, "matrix", len(arm.pose.bones))[rig.pose_order]
+
+
+def sample_pose(context, arm, rig, frames) -> np.ndarray:
+    """Pose matrices (F, B, 4, 4) per frame, in the frame of the object's current transform (object animation
+    is folded in). Restores the current frame."""
+    scene = context.scene
+    keep = scene.frame_current, scene.frame_subframe
+    ref_inv = np.linalg.inv(rig.object_matrix)
+    out = np.empty((len(frames), len(rig.names), 4, 4))
+    try:
+        for k, f in enumerate(frames):
+            scene.frame_set(int(f))
+            out[k] = ref_inv @ np.array(arm.matrix_world) @ current_pose(arm, rig)
+    finally:
+        scene.frame_set(keep[0], subframe=keep[1])
+    return out
+
+
+def action_frames(arm) -> tuple[int, int]:
+    ad = arm.animation_data
+    if ad is None or ad.action is None:
+        raise MapError(f"'{arm.name}' has no action to read: bake or assign one first")
+    first, last = ad.action.frame_range
+    return int(round(first)), int(round(last))
+
+
+def read_motion(context, arm, frame_start: int | None = None, frame_end: int | None = None,
+                preset: str = AUTO, custom: dict | None = None):
+    """A mapped rig's animation (its action's range by default) -> core Motion on SMPL 24 at the scene fps.
+    For encode / recognize / edit of animation made on any rig."""
+    from ..core.retarget import Retargeter, RetargetError
+    from .bake import scene_fps
+
+    if frame_start is None or frame_end is None:
+        frame_start, frame_end = action_frames(arm)
+    bone_map, _ = resolve_map(arm, preset, custom)
+    rig = rig_rest(arm)
+    try:
+        rt = Retargeter(rig, bone_map)
+    except RetargetError as exc:
+        raise MapError(f"'{arm.name}': {exc}") from None
+    pose = sample_pose(context, arm, rig, range(frame_start, frame_end + 1))
+    return rt.from_rig(pose, scene_fps(context.scene))
+
+
+# --- baking -------------------------------------------------------------------------------------
+def bake_channels(arm, channels, name: str, start_frame: int = 1, props: dict | None = None):
+    """PoseChannels -> a new action on ``arm`` (assigned), through bake.py's foreach_set path. Channels that
+    never change get a single key. The previous action gets a fake user, as bake.bake_motion does."""
+    from .bake import _new_fcurve_container, _write_fcurve
+
+    frames = np.arange(channels.quaternions.shape[0], dtype=np.float32) + start_frame
+    action = bpy.data.actions.new(name)
+    for key, value in (props or {}).items():
+        action[key] = value
+    ad = arm.animation_data or arm.animation_data_create()
+    if ad.action is not None and ad.action.users <= 1:
+        ad.action.use_fake_user = True
+    slot, new_fcurve = _new_fcurve_container(action, arm)
+
+    def write(bone, prop, values):
+        path = f'pose.bones["{bpy.utils.escape_identifier(bone)}"].{prop}'
+        for i in range(values.shape[1]):
+            v = np.ascontiguousarray(values[:, i], dtype=np.float32)
+            const = np.ptp(v) < 1e-7
+            _write_fcurve(new_fcurve(path, i, bone), frames[:1] if const else frames, v[:1] if const else v)
+
+    write(channels.location_bone, "location", channels.location)
+    for k, bone in enumerate(channels.bones):
+        write(bone, "rotation_quaternion", channels.quaternions[:, k])
+    for bone in channels.bones:
+        arm.pose.bones[bone].rotation_mode = 'QUATERNION'
+    ad.action = action
+    if slot is not None:
+        ad.action_slot = slot
+    return action
+
+
+def retarget_motion(context, arm, motion, name: str, *, preset: str = AUTO, custom: dict | None = None,
+                    root_mode: str = 'FULL', start_frame: int | None = None, target_fps: float | None = None,
+                    props: dict | None = None):
+    """Bake a core Motion onto any mapped armature; returns (action, notes). Raises MapError / RetargetError
+    before touching data; removes its action if the bake itself fails."""
+    from ..core.retarget import Retargeter, RetargetError
+
+    bone_map, label = resolve_map(arm, preset, custom)
+    rig = rig_rest(arm)
+    try:
+        rt = Retargeter(rig, bone_map)
+        if target_fps is not None and abs(target_fps - motion.fps) > 1e-6:
+            motion = motion.resample(target_fps)
+        channels = rt.to_rig(motion, root_mode, current_pose(arm, rig) if root_mode == 'KEEP_START' else None)
+    except RetargetError as exc:
+        raise MapError(f"'{arm.name}': {exc}") from None
+    notes = [label] + rt.warnings
+    constrained = [b for b in bone_map.values() if arm.pose.bones[b].constraints]
+    if constrained:
+        notes.append(f"{len(constrained)} mapped bones have constraints that may override the keys "
+                     f"({', '.join(constrained[:3])}…)")
+    before = arm.animation_data.action if arm.animation_data else None
+    existing = set(bpy.data.actions)
+    props = {**(props or {}), "retarget_map": json.dumps(bone_map)}
+    try:
+        action = bake_channels(arm, channels, name, context.scene.frame_start if start_frame is None else start_frame,
+                               props)
+    except Exception:
+        for act in [a for a in bpy.data.actions if a not in existing]:
+            bpy.data.actions.remove(act)
+        if arm.animation_data:
+            arm.animation_data.action = before
+        raise
+    return action, notes
+
+
+def apply_motion(context, arm, motion, info: dict, set_frame_range: bool = True):
+    """Generate's bake on a non-SMPL armature (the same contract as ``bake.apply_motion``)."""
+    from .bake import action_name, scene_fps, set_scene_range
+
+    preset, custom, root_mode = scene_options(context)
+    action, _ = retarget_motion(context, arm, motion, action_name(info.get("prompt", "motion")), preset=preset,
+                                custom=custom, root_mode=root_mode, target_fps=scene_fps(context.scene), props=info)
+    if set_frame_range:
+        first, last = action.frame_range
+        set_scene_range(context.scene, int(round(first)), int(round(last - first)) + 1)
+    return action
+
+
+# --- operator -----------------------------------------------------------------------------------
+def _armature(name: str, role: str):
+    obj = bpy.data.objects.get(name) if name else None
+    if obj is None:
+        raise MapError(f"no {role} armature named '{name}'" if name else f"no {role} armature given")
+    if obj.type != 'ARMATURE':
+        raise MapError(f"{role} '{obj.name}' is not an armature (it is a {obj.type.lower()})")
+    if obj.mode == 'EDIT':
+        raise MapError(f"{role} '{obj.name}' is in Edit Mode: switch to Object or Pose Mode")
+    return obj
+
+
+class MOTIONCLIP_OT_retarget(bpy.types.Operator):
+    """Bake the source armature's action onto the target armature through their bone maps"""
+
+    bl_idname = "motionclip.retarget"
+    bl_label = "Retarget"
+    bl_options = {'REGISTER', 'UNDO'}
+
+    source: StringProperty(name="Source", description="Armature carrying the action (e.g. a generated SMPL rig)")
+    target: StringProperty(name="Target", description="Armature to bake onto (default: the active object)")
+    preset: StringProperty(name="Target Map", default=AUTO,
+                           description="AUTO (detect), CUSTOM (the panel's map) or a preset name for the target")
+    source_preset: StringProperty(name="Source Map", default=AUTO, description="Bone map of the source, as above")
+    bone_map: StringProperty(name="Bone Map JSON", default="",
+                             description='Explicit target map {"smpl_joint": "bone"}, overrides the preset')
+    root_motion: EnumProperty(name="Root Motion", items=ROOT_MODE_ITEMS, default='FULL')
+    set_frame_range: BoolProperty(name="Set Frame Range", default=False,
+                                  description="Fit the scene frame range to the retargeted action")
+
+    def _target_map(self, context):
+        if self.bone_map.strip():
+            try:
+                custom = json.loads(self.bone_map)
+            except json.JSONDecodeError as exc:
+                raise MapError(f"bone_map is not valid JSON ({exc})") from None
+            if not isinstance(custom, dict):
+                raise MapError('bone_map must be a JSON object {"smpl_joint": "bone name"}')
+            return CUSTOM, custom
+        preset, custom, _ = scene_options(context)
+        return self.preset, custom if self.preset == CUSTOM else None
+
+    def execute(self, context):
+        missing = deps.missing_modules()
+        if missing:
+            self.report({'ERROR'}, deps.missing_message(missing))
+            return {'CANCELLED'}
+        try:
+            source = _armature(self.source, "source")
+            target = _armature(self.target or (context.active_object.name if context.active_object else ""),
+                               "target")
+            if source == target:
+                raise MapError("source and target are the same armature")
+            first, last = action_frames(source)
+            preset, custom = self._target_map(context)
+            resolve_map(target, preset, custom)  # fail on the target before reading the source
+            src_custom = scene_options(context)[1] if self.source_preset == CUSTOM else None
+            motion = read_motion(context, source, first, last, self.source_preset, src_custom)
+            src_action = source.animation_data.action
+            action, notes = retarget_motion(
+                context, target, motion, f"{src_action.name}_{target.name}", preset=preset, custom=custom,
+                root_mode=self.root_motion, start_frame=first,
+                props={"retarget_source": source.name, "retarget_source_action": src_action.name})
+        except MapError as exc:
+            self.report({'ERROR'}, f"Retarget failed: {exc}")
+            return {'CANCELLED'}
+        if self.set_frame_range:
+            context.scene.frame_start, context.scene.frame_end = first, last
+        self.report({'INFO'}, f"Retargeted {len(motion)} frames from '{source.name}' onto '{target.name}' as "
+                              f"'{action.name}' ({'; '.join(notes)})")
+        return {'FINISHED'}
+
+
+CLASSES = (MOTIONCLIP_OT_retarget,)

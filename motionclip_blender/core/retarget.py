@@ -1,0 +1,364 @@
+"""Retargeting math between the SMPL skeleton (a core Motion) and any mapped armature, both ways.
+
+Everything happens in the target's *armature space*: Blender hands us bone rest matrices there
+(``bone.matrix_local``), pose channels are relative to them, and the object's transform enters once, as the
+rotation K taking the SMPL frame (Z up, left +X, facing -Y) into armature space.
+
+Frames. K is built from two triads: world up (+Z, brought into armature space through the object rotation,
+so a Y-up rig whose object is turned 90° about X still stands up) and the rig's rest "left" (left minus
+right hip plus left minus right shoulder, made horizontal). The same triad built on SMPL's rest joints makes
+K exact for the SMPL rig itself (K = I, a pure change of basis, no drift on round trips).
+
+Rotations (per mapped bone b driven by SMPL joint j; D = world delta from the rest pose, armature space).
+u_j is SMPL's rest direction of j (towards its primary child, or the leaf tip) and t_b the target's rest
+direction between the *mapped* joints (towards the head of the bone mapped to j's child, else the bone's own
+Y axis). C_b = rotation_between(K·u_j, t_b) is what turns SMPL's rest onto the rig's rest (T-pose vs SMPL's
+slightly lowered arms, A-pose, leaning necks). With G_j the SMPL world rotation from FK:
+
+    D_b = K·G_j·Kᵀ · C_bᵀ        so   D_b·t_b = K·G_j·u_j      (the posed directions agree)
+
+and identity motion puts the rig in SMPL's rest pose, as it must. Blender evaluates a pose bone as
+P_b = P_p·R_p⁻¹·R_b·B_b (R: rest, B: pose channels), and P_b = D_b·R_b for every bone, so
+
+    B_b = R_bᵀ · (D_pᵀ·D_b) · R_b
+
+where an unmapped bone takes D_b = D_p (B = I: twist segments and extra spine bones follow their parent).
+The reverse inverts the same relation: G_j = Kᵀ·D_b·C_b·K with D_b = P_b·R_bᵀ read from the evaluated pose.
+
+Root. The pelvis position is scaled by the ratio of standing hip heights (pelvis above the ankles, along up,
+which also converts units: a 100× rig gets 100× the translation) and anchored so that SMPL's standing root
+lands on the rig's rest pelvis: p = A + s·K·t with A = head_pelvis − s·K·(0, 0, SMPL standing height).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Mapping, Sequence
+
+import numpy as np
+import torch
+
+from . import rotations as R
+from .kinematics import forward_kinematics, world_to_local
+from .motion import Motion
+from .rig_maps import missing_required
+from .skeleton import (
+    JOINT_INDEX, JOINT_NAMES, NUM_JOINTS, PARENTS, PRIMARY_CHILD, REST_OFFSETS, leaf_tip, rest_joint_positions,
+    rest_pelvis_height,
+)
+
+ROOT_MODES = ("FULL", "IN_PLACE", "KEEP_START")
+_SIDE_PAIRS = (("left_hip", "right_hip"), ("left_shoulder", "right_shoulder"))
+_ANKLES = ("left_ankle", "right_ankle")
+
+
+class RetargetError(ValueError):
+    """The rig or map cannot be retargeted; the message says what to fix."""
+
+
+@dataclass
+class RigRest:
+    """What the math needs from one armature at rest (all armature space, as Blender stores it)."""
+
+    names: list[str]
+    parents: list[int]  # index into names, -1 for roots; parents come before children
+    rest: np.ndarray  # (B, 4, 4) bone.matrix_local
+    tails: np.ndarray  # (B, 3) bone.tail_local
+    object_matrix: np.ndarray = field(default_factory=lambda: np.eye(4))
+    connected: list[bool] | None = None  # use_connect: a connected bone ignores location keys
+
+    @classmethod
+    def build(cls, names: Sequence[str], parent_names: Sequence[str | None], rest, tails, object_matrix=None,
+              connected: Sequence[bool] | None = None) -> "RigRest":
+        """Any bone order in; parents-before-children out."""
+        index = {n: i for i, n in enumerate(names)}
+        order, seen = [], set()
+
+        def visit(i):
+            if i in seen:
+                return
+            p = parent_names[i]
+            if p is not None:
+                visit(index[p])
+            seen.add(i)
+            order.append(i)
+
+        for i in range(len(names)):
+            visit(i)
+        new = {old: k for k, old in enumerate(order)}
+        parents = [new[index[parent_names[i]]] if parent_names[i] is not None else -1 for i in order]
+        return cls([names[i] for i in order], parents, np.asarray(rest, np.float64)[order],
+                   np.asarray(tails, np.float64)[order],
+                   np.eye(4) if object_matrix is None else np.asarray(object_matrix, np.float64),
+                   [bool(connected[i]) for i in order] if connected is not None else None)
+
+
+@dataclass
+class PoseChannels:
+    """Bone-space pose channels for a bake: quaternions for ``bones`` and a location for ``location_bone``."""
+
+    bones: list[str]
+    quaternions: np.ndarray  # (F, len(bones), 4) float32, sign-continuous over time
+    location_bone: str
+    location: np.ndarray  # (F, 3) float32
+
+
+def _rot_between(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return R.rotation_between(torch.from_numpy(np.asarray(a, np.float64)),
+                              torch.from_numpy(np.asarray(b, np.float64))).numpy()
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    return v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-12)
+
+
+def _triad(left: np.ndarray, up: np.ndarray) -> np.ndarray:
+    """Columns (left, forward-ish, up) of a right-handed frame: the SMPL frame's (+X, +Y, +Z)."""
+    up = _unit(up)
+    left = _unit(left - (left @ up) * up)
+    return np.stack([left, np.cross(up, left), up], axis=1)
+
+
+def _left_vector(heads: Mapping[str, np.ndarray]) -> np.ndarray:
+    return sum(heads[a] - heads[b] for a, b in _SIDE_PAIRS)
+
+
+def _sign_continuous(quats: np.ndarray) -> np.ndarray:
+    """Flip keys that point away from the previous key so fcurves interpolate the short way."""
+    step = np.where((quats[1:] * quats[:-1]).sum(-1) < 0, -1.0, 1.0)
+    quats = quats.copy()
+    quats[1:] *= np.cumprod(step, axis=0)[..., None]
+    return quats
+
+
+_SMPL_POS = rest_joint_positions()
+_SMPL_FRAME = _triad(_left_vector({n: _SMPL_POS[JOINT_INDEX[n]] for p in _SIDE_PAIRS for n in p}),
+                     np.array([0.0, 0.0, 1.0]))
+_SMPL_HIP_HEIGHT = float(-np.mean([_SMPL_POS[JOINT_INDEX[a], 2] for a in _ANKLES]))
+
+
+class Retargeter:
+    """One rig and its bone map: SMPL Motion -> pose channels (``to_rig``) and posed bones -> Motion
+    (``from_rig``). Raises RetargetError for maps missing required joints or rigs without a usable frame."""
+
+    def __init__(self, rig: RigRest, bone_map: Mapping[str, str]):
+        missing = missing_required(bone_map)
+        if missing:
+            raise RetargetError("missing required joints: " + ", ".join(missing))
+        index = {n: i for i, n in enumerate(rig.names)}
+        unknown = [b for b in bone_map.values() if b not in index]
+        if unknown:
+            raise RetargetError("bones not in the armature: " + ", ".join(unknown))
+        self.rig = rig
+        self.bone_map = {j: bone_map[j] for j in JOINT_NAMES if j in bone_map}
+        self.joint_bone = {JOINT_INDEX[j]: index[b] for j, b in self.bone_map.items()}  # smpl joint -> bone idx
+        self.rest_rot = rig.rest[:, :3, :3]
+        self.heads = rig.rest[:, :3, 3]
+
+        m3 = rig.object_matrix[:3, :3]
+        det = np.linalg.det(m3)
+        if det <= 1e-12:
+            raise RetargetError("the armature object's transform is mirrored or flat (negative or zero scale)")
+        self.object_scale = det ** (1.0 / 3.0)
+        up = (m3 / self.object_scale).T @ np.array([0.0, 0.0, 1.0])  # world up in armature space
+        heads = {JOINT_NAMES[j]: self.heads[b] for j, b in self.joint_bone.items()}
+        left = _left_vector(heads)
+        if np.linalg.norm(left - (left @ up) * up) < 1e-6 * max(np.linalg.norm(left), 1e-12) or \
+                np.linalg.norm(left) < 1e-9:
+            raise RetargetError("cannot tell the rig's left from its right (hips and shoulders coincide "
+                                "or are vertical): check the bone map")
+        self.K = _triad(left, up) @ _SMPL_FRAME.T
+        # hip height along up, armature units
+        pelvis = self.heads[self.joint_bone[0]]
+        ankles = np.mean([self.heads[self.joint_bone[JOINT_INDEX[a]]] for a in _ANKLES], axis=0)
+        hip_height = float((pelvis - ankles) @ _unit(up))
+        if hip_height <= 0:
+            raise RetargetError("the rig's pelvis is not above its ankles at rest (upside down or a wrong map)")
+        self.scale = hip_height / _SMPL_HIP_HEIGHT
+        self.anchor = pelvis - self.scale * self.K @ np.array([0.0, 0.0, rest_pelvis_height()])
+        self._directions()
+        self.warnings = self._sanity(heads, up)
+
+    # --- rest alignment ---------------------------------------------------------------------------
+    def _directions(self) -> None:
+        """u_j, t_b, C_b per mapped joint; ``towards[j]`` is the SMPL joint the direction points at
+        (None: the bone's own axis / leaf tip)."""
+        self.towards: dict[int, int | None] = {}
+        self.corr: dict[int, np.ndarray] = {}
+        for j, b in self.joint_bone.items():
+            c = PRIMARY_CHILD.get(j)
+            while c is not None and c not in self.joint_bone:
+                c = PRIMARY_CHILD.get(c)
+            self.towards[j] = c
+            if c is not None:
+                u = _SMPL_POS[c] - _SMPL_POS[j]
+                t = self.heads[self.joint_bone[c]] - self.heads[b]
+            else:
+                child = PRIMARY_CHILD.get(j)
+                u = _SMPL_POS[child] - _SMPL_POS[j] if child is not None else leaf_tip(j)
+                t = self.rest_rot[b][:, 1]  # bone Y axis
+            if np.linalg.norm(t) < 1e-9:
+                raise RetargetError(f"bones for {JOINT_NAMES[j]} and {JOINT_NAMES[c]} sit at the same place")
+            self.corr[j] = _rot_between(self.K @ u, t)
+
+    def _sanity(self, heads: Mapping[str, np.ndarray], up: np.ndarray) -> list[str]:
+        out = []
+        hips = heads["left_hip"] - heads["right_hip"]
+        shoulders = heads["left_shoulder"] - heads["right_shoulder"]
+        if hips @ shoulders < 0:
+            out.append("left and right look swapped between hips and shoulders: check the bone map")
+        if (heads["head"] - heads["pelvis"]) @ up < 0.5 * np.linalg.norm(heads["head"] - heads["pelvis"]):
+            out.append("the rig does not stand upright in the world at rest: rotations follow world up")
+        return out
+
+    # --- SMPL -> rig ------------------------------------------------------------------------------
+    def _frame_heading(self, left: np.ndarray) -> float:
+        return float(np.arctan2(left[1], left[0]))
+
+    def prepare_motion(self, motion: Motion, root_mode: str = "FULL", current_pose: np.ndarray | None = None
+                       ) -> Motion:
+        """Apply the root-motion option in SMPL's frame. KEEP_START needs the rig's current armature-space
+        pose matrices (B, 4, 4): the clip then starts where the character stands, facing its way."""
+        if root_mode not in ROOT_MODES:
+            raise RetargetError(f"root motion must be one of {', '.join(ROOT_MODES)}, got {root_mode!r}")
+        if root_mode == "FULL":
+            return motion
+        trans = motion.translation.copy()
+        if root_mode == "IN_PLACE":
+            trans[:, :2] = 0.0
+            return Motion(motion.rotations, trans, motion.fps)
+        if current_pose is None:
+            raise RetargetError("KEEP_START needs the character's current pose")
+        cur_heads = {JOINT_NAMES[j]: current_pose[b, :3, 3] for j, b in self.joint_bone.items()}
+        cur_left = self.K.T @ _left_vector(cur_heads)
+        pos = motion[0].joint_positions()[0]
+        start_left = _left_vector({n: pos[JOINT_INDEX[n]] for p in _SIDE_PAIRS for n in p})
+        turned = motion.rotated_about_z(self._frame_heading(cur_left) - self._frame_heading(start_left))
+        here = self.K.T @ (current_pose[self.joint_bone[0], :3, 3] - self.anchor) / self.scale
+        trans = turned.translation.copy()
+        trans[:, :2] += here[:2] - trans[0, :2]
+        return Motion(turned.rotations, trans, motion.fps)
+
+    def world_deltas(self, motion: Motion) -> np.ndarray:
+        """(F, B, 3, 3) armature-space rotation of every bone away from its rest (unmapped: the parent's)."""
+        local = motion.matrices().double()
+        pos, world = forward_kinematics(local, torch.from_numpy(motion.translation).double(),
+                                        torch.from_numpy(REST_OFFSETS.astype(np.float64)))
+        world, pos = world.numpy(), pos.numpy()
+        K = self.K
+        n_frames, n_bones = len(motion), len(self.rig.names)
+        deltas = np.empty((n_frames, n_bones, 3, 3))
+        mapped = {b: j for j, b in self.joint_bone.items()}
+        for b, p in enumerate(self.rig.parents):
+            j = mapped.get(b)
+            if j is None:
+                deltas[:, b] = deltas[:, p] if p >= 0 else np.eye(3)
+                continue
+            d = K @ world[:, j] @ K.T @ self.corr[j].T
+            c = self.towards[j]
+            if c is not None and c != PRIMARY_CHILD.get(j):
+                # SMPL joints between j and c have no bone here: swing so the bone still points where
+                # the SMPL chain does
+                posed = np.einsum("fik,k->fi", world[:, j], _SMPL_POS[c] - _SMPL_POS[j])
+                d = _rot_between(posed @ K.T, (pos[:, c] - pos[:, j]) @ K.T) @ d
+            deltas[:, b] = d
+        return deltas
+
+    def keyed_bones(self) -> list[int]:
+        """Mapped bones and the unmapped bones above them (keyed at rest so they cannot disturb the chain)."""
+        keep = set()
+        for b in self.joint_bone.values():
+            while b >= 0 and b not in keep:
+                keep.add(b)
+                b = self.rig.parents[b]
+        return sorted(keep)
+
+    def location_bone(self) -> int:
+        """The bone whose location carries root motion: the pelvis bone, or its nearest unconnected ancestor
+        (Blender ignores location keys on connected bones)."""
+        b = self.joint_bone[0]
+        conn = self.rig.connected
+        while conn is not None and conn[b] and self.rig.parents[b] >= 0:
+            b = self.rig.parents[b]
+        return b
+
+    def to_rig(self, motion: Motion, root_mode: str = "FULL", current_pose: np.ndarray | None = None
+               ) -> PoseChannels:
+        motion = self.prepare_motion(motion, root_mode, current_pose)
+        deltas = self.world_deltas(motion)
+        keyed = self.keyed_bones()
+        rr = self.rest_rot
+        parents = np.array(self.rig.parents)
+        par_delta = np.where((parents[keyed] >= 0)[None, :, None, None],
+                             deltas[:, np.maximum(parents[keyed], 0)], np.eye(3))
+        local = np.swapaxes(par_delta, -1, -2) @ deltas[:, keyed]
+        basis = np.swapaxes(rr[keyed], -1, -2)[None] @ local @ rr[keyed][None]
+        quats = R.matrix_to_quaternion(torch.from_numpy(basis)).numpy()
+        root = self.joint_bone[0]
+        loc_bone = self.location_bone()
+        target = self.anchor + self.scale * motion.translation.astype(np.float64) @ self.K.T
+        loc = (target - self.heads[root]) @ rr[loc_bone]  # R⁻¹·Δ: ancestors stay at rest
+        return PoseChannels([self.rig.names[b] for b in keyed], _sign_continuous(quats).astype(np.float32),
+                            self.rig.names[loc_bone], loc.astype(np.float32))
+
+    # --- rig -> SMPL ------------------------------------------------------------------------------
+    def from_rig(self, pose: np.ndarray, fps: float = 30.0) -> Motion:
+        """Evaluated armature-space pose matrices (F, B, 4, 4), bones in ``rig.names`` order -> Motion.
+        SMPL joints without a bone follow their parent."""
+        pose = np.asarray(pose, np.float64)
+        rot = pose[..., :3, :3]
+        rot = rot / np.linalg.norm(rot, axis=-2, keepdims=True)  # pose scale must not leak into rotations
+        world = np.empty((len(pose), NUM_JOINTS, 3, 3))
+        K = self.K
+        for j, p in enumerate(PARENTS):
+            b = self.joint_bone.get(j)
+            if b is None:
+                world[:, j] = world[:, p] if p >= 0 else np.eye(3)
+            else:
+                d = rot[:, b] @ self.rest_rot[b].T
+                world[:, j] = K.T @ d @ self.corr[j] @ K
+        local = world_to_local(torch.from_numpy(world))
+        trans = (pose[:, self.joint_bone[0], :3, 3] - self.anchor) @ self.K / self.scale
+        return Motion.from_matrices(local.float().numpy(), trans, fps)
+
+    def from_world(self, world: np.ndarray, fps: float = 30.0, object_matrices: np.ndarray | None = None
+                   ) -> Motion:
+        """Like ``from_rig`` for world bone matrices (object · pose); ``object_matrices`` (F, 4, 4) when the
+        object itself moves, else its rest transform."""
+        obj = self.rig.object_matrix if object_matrices is None else np.asarray(object_matrices, np.float64)
+        inv = np.linalg.inv(obj)
+        pose = (inv[:, None] if inv.ndim == 3 else inv) @ np.asarray(world, np.float64)
+        return self.from_rig(pose, fps)
+
+    # --- checks -----------------------------------------------------------------------------------
+    def joint_directions(self, pose: np.ndarray) -> np.ndarray:
+        """Posed direction per mapped joint (the one transfer matches), brought into SMPL's frame:
+        (F, mapped joints in ``JOINT_NAMES`` order, 3), unit length."""
+        pose = np.asarray(pose, np.float64)
+        out = []
+        for j, b in sorted(self.joint_bone.items()):
+            c = self.towards[j]
+            d = pose[:, self.joint_bone[c], :3, 3] - pose[:, b, :3, 3] if c is not None else pose[:, b, :3, 1]
+            out.append(_unit(d @ self.K))
+        return np.stack(out, 1)
+
+    def smpl_directions(self, motion: Motion) -> np.ndarray:
+        """The same directions measured on the SMPL skeleton of ``motion``."""
+        pos, world = forward_kinematics(motion.matrices().double(), torch.from_numpy(motion.translation).double(),
+                                        torch.from_numpy(REST_OFFSETS.astype(np.float64)))
+        pos, world = pos.numpy(), world.numpy()
+        out = []
+        for j in sorted(self.joint_bone):
+            c = self.towards[j]
+            if c is not None:
+                out.append(_unit(pos[:, c] - pos[:, j]))
+            else:
+                child = PRIMARY_CHILD.get(j)
+                u = _SMPL_POS[child] - _SMPL_POS[j] if child is not None else leaf_tip(j)
+                out.append(_unit(world[:, j] @ u))
+        return np.stack(out, 1)
+
+
+def angle_deg(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Angle between unit vectors, degrees (clipped dot: exact parallels give 0, not NaN)."""
+    return np.degrees(np.arccos(np.clip((a * b).sum(-1), -1.0, 1.0)))
