@@ -9,12 +9,13 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 
 import torch
 import torch.nn.functional as F
 
 from . import rotations as R
+from .config_io import from_dict_strict
 from .kinematics import forward_kinematics
 from .skeleton import NUM_JOINTS
 
@@ -33,11 +34,7 @@ class LossWeights:
 
     @classmethod
     def from_dict(cls, data: dict) -> "LossWeights":
-        known = {f.name for f in fields(cls)}
-        unknown = set(data) - known
-        if unknown:
-            raise ValueError(f"unknown loss weights: {sorted(unknown)}")
-        return cls(**data)
+        return from_dict_strict(cls, data, "loss weight")
 
     def to_dict(self) -> dict:
         return asdict(self)

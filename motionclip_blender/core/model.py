@@ -15,10 +15,12 @@ sequence-first (frames, batch, features) like ``nn.Transformer*`` with ``batch_f
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 
 import torch
 from torch import nn
+
+from .config_io import from_dict_strict
 
 from .skeleton import NUM_JOINTS
 
@@ -57,11 +59,7 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, data: dict) -> "ModelConfig":
-        known = {f.name for f in fields(cls)}
-        unknown = set(data) - known
-        if unknown:
-            raise ValueError(f"unknown model config keys: {sorted(unknown)}")
-        return cls(**data)
+        return from_dict_strict(cls, data, "model config")
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from .checkpoint import CheckpointMeta, load_checkpoint, save_checkpoint
+from .config_io import from_dict_strict
 from .dataset import WindowSampler, fixed_windows, load_clips, load_split
 from .encoders import load_encoder
 from .losses import LossWeights, cosine_loss, reconstruction_losses, total_loss
@@ -58,13 +59,12 @@ class TrainConfig:
         except (OSError, json.JSONDecodeError) as exc:
             raise ValueError(f"{path}: cannot read training config ({exc})") from None
         data.pop("comment", None)
-        known = {f.name for f in fields(cls)}
-        unknown = set(data) - known
-        if unknown:
-            raise ValueError(f"{path}: unknown training config keys {sorted(unknown)}")
-        data["model"] = ModelConfig.from_dict(data.get("model", {}))
-        data["losses"] = LossWeights.from_dict(data.get("losses", {}))
-        return cls(**data)
+        try:
+            data["model"] = ModelConfig.from_dict(data.get("model", {}))
+            data["losses"] = LossWeights.from_dict(data.get("losses", {}))
+            return from_dict_strict(cls, data, "training config")
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"{path}: {exc}") from None
 
     def to_dict(self) -> dict:
         return asdict(self)
