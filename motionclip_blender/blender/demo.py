@@ -22,10 +22,11 @@ from . import bake, rig, runtime
 SHEET_COLUMNS = 3
 
 
-def _frame_camera(scene, points: np.ndarray, azimuth_deg: float = 25.0, elevation_deg: float = 12.0,
-                  margin: float = 0.2):
+def frame_camera(scene, points: np.ndarray, azimuth_deg: float = 25.0, elevation_deg: float = 12.0,
+                 margin: float = 0.2, cam=None):
     """An orthographic camera seeing every point (all joints over all frames) from the character's
-    front-left; orthographic so the framing is exact and the motion's scale reads clearly."""
+    front-left; orthographic so the framing is exact and the motion's scale reads clearly. ``cam`` given:
+    that camera is re-aimed instead of a new one made (``render.py`` reframes one camera per frame)."""
     az, el = math.radians(azimuth_deg), math.radians(elevation_deg)
     # The character faces -Y: the camera stands on the -Y side, looking towards +Y.
     forward = Vector((-math.sin(az) * math.cos(el), math.cos(az) * math.cos(el), -math.sin(el))).normalized()
@@ -35,12 +36,12 @@ def _frame_camera(scene, points: np.ndarray, azimuth_deg: float = 25.0, elevatio
     proj = points @ basis.T  # (n, 3): along right, up, forward
     lo, hi = proj.min(0) - margin, proj.max(0) + margin
     centre = (lo + hi) / 2
-    cam_data = bpy.data.cameras.new("PreviewCamera")
-    cam_data.type = 'ORTHO'
-    cam_data.ortho_scale = float(max(hi[0] - lo[0], hi[1] - lo[1]))
-    cam_data.clip_end = 1000.0
-    cam = bpy.data.objects.new("PreviewCamera", cam_data)
-    scene.collection.objects.link(cam)
+    if cam is None:
+        cam = bpy.data.objects.new("PreviewCamera", bpy.data.cameras.new("PreviewCamera"))
+        scene.collection.objects.link(cam)
+    cam.data.type = 'ORTHO'
+    cam.data.ortho_scale = float(max(hi[0] - lo[0], hi[1] - lo[1]))
+    cam.data.clip_end = 1000.0
     location = Vector(centre @ basis) - forward * (float(hi[2] - lo[2]) + 5.0)
     rot = Matrix((right, up, -forward)).transposed()  # camera looks down -Z with +Y up
     cam.matrix_world = Matrix.Translation(location) @ rot.to_4x4()
@@ -59,7 +60,7 @@ def _add_floor(scene, points: np.ndarray):
     return floor
 
 
-def _setup_workbench(scene, size: int) -> None:
+def setup_workbench(scene, size: int, background=(0.82, 0.84, 0.87)) -> None:
     scene.render.engine = 'BLENDER_WORKBENCH'
     scene.render.resolution_x = scene.render.resolution_y = size
     scene.render.resolution_percentage = 100
@@ -73,7 +74,25 @@ def _setup_workbench(scene, size: int) -> None:
     # Workbench draws the world's viewport colour as background: a light grey reads better than black.
     world = scene.world or bpy.data.worlds.new("World")
     scene.world = world
-    world.color = (0.82, 0.84, 0.87)
+    world.color = background
+
+
+def preload_triton() -> None:
+    """Import ``triton`` (when installed) before this process renders anything.
+
+    Headless renders run on Mesa llvmpipe, which loads its own LLVM; importing triton's LLVM-linked
+    ``libtriton`` *after* that segfaults the process (measured: render, then ``import clip`` -> torchvision ->
+    torch._dynamo -> triton). In the other order both work, so every render path calls this first."""
+    import importlib.util
+    import sys
+
+    if "triton" in sys.modules:
+        return
+    try:
+        if importlib.util.find_spec("triton") is not None:
+            import triton  # noqa: F401
+    except Exception:  # a broken triton install must not stop rendering; torch treats it as absent too
+        pass
 
 
 def _load_pixels(path: str) -> np.ndarray:
@@ -90,6 +109,7 @@ def _load_pixels(path: str) -> np.ndarray:
 def render_contact_sheet(scene, frames: list[int], out_png: str, size: int = 224) -> str:
     """Render ``frames`` with the scene camera and tile them (row-major, first frame top-left) in one PNG."""
     tiles = []
+    preload_triton()
     with tempfile.TemporaryDirectory(prefix="motionclip_preview_") as tmp:
         for i, f in enumerate(frames):
             scene.frame_set(f)
@@ -138,8 +158,8 @@ def run_demo(prompt: str, out_blend: str | os.PathLike, preview_png: str | os.Pa
 
     points = motion.joint_positions().reshape(-1, 3)
     _add_floor(scene, points)
-    _frame_camera(scene, np.concatenate([points, points * [1, 1, 0]]))  # include the floor under the motion
-    _setup_workbench(scene, tile_size)
+    frame_camera(scene, np.concatenate([points, points * [1, 1, 0]]))  # include the floor under the motion
+    setup_workbench(scene, tile_size)
     scene.frame_set(scene.frame_start)
 
     out_blend = Path(out_blend).resolve()

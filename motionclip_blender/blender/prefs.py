@@ -21,6 +21,11 @@ class MotionCLIPPreferences(bpy.types.AddonPreferences):
         description="Text encoder override (e.g. 'minilm', 'clip:ViT-B/32'); empty uses the encoder the model "
                     "was trained with, which is almost always what you want",
         default="")
+    smpl_model_path: StringProperty(
+        name="SMPL Model",
+        description="Your SMPL / SMPL-X model file (SMPL_NEUTRAL.pkl, SMPLX_NEUTRAL.npz) or the folder smplx expects; "
+                    "used as the body in rendered fine-tuning datasets. Empty uses the built-in mannequin",
+        subtype='FILE_PATH', default="")
     torch_threads: IntProperty(
         name="CPU Threads", description="Threads torch may use for generation (0 = torch's default)",
         default=0, min=0, max=256)
@@ -31,6 +36,7 @@ class MotionCLIPPreferences(bpy.types.AddonPreferences):
         col.prop(self, "checkpoint_path")
         col.prop(self, "text_encoder")
         col.prop(self, "torch_threads")
+        col.prop(self, "smpl_model_path")
 
         box = layout.box()
         box.label(text="Python dependencies", icon='SCRIPTPLUGINS')

@@ -1,5 +1,5 @@
 """The ``motionclip`` command line: generate, encode, recognize, interpolate, edit, convert, train,
-evaluate and the headless Blender demo. Motions are read from ``.npz`` (ours), ``.bvh`` (any humanoid
+evaluate, the headless Blender demo, render (a CLIP image dataset) and finetune (image alignment). Motions are read from ``.npz`` (ours), ``.bvh`` (any humanoid
 skeleton) or ``.amc`` (with ``--asf``) and written as ``.npz`` or ``.bvh`` by file extension."""
 
 from __future__ import annotations
@@ -134,6 +134,27 @@ def cmd_demo(args):
              model_path=args.model)
 
 
+def cmd_render(args):
+    try:
+        from ..blender.render import render_dataset
+    except ImportError as exc:
+        raise CliError(f"rendering needs Blender's bpy module ({exc})") from None
+    labels = json.loads(Path(args.labels).read_text(encoding="utf-8")) if args.labels else None
+    manifest = render_dataset(args.motions, args.out, frames_per_motion=args.frames_per_motion, size=args.size,
+                              engine=args.engine, smpl_model_path=args.smpl_model, labels=labels)
+    print(f"wrote {len(manifest['items'])} frames of {len(manifest['motions'])} motions: {Path(args.out) / 'manifest.json'}")
+
+
+def cmd_finetune(args):
+    from .finetune import FinetuneConfig, finetune
+
+    cfg = FinetuneConfig(model=args.model, renders=args.renders, clip=args.clip, out=args.out, steps=args.steps,
+                         batch_size=args.batch_size, lr=args.lr)
+    s = finetune(cfg)
+    print(f"image loss {s['before']['image']:.4f} -> {s['after']['image']:.4f} after {s['step']} steps; "
+          f"checkpoint: {s['checkpoint']}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="motionclip", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -209,6 +230,26 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--seed", type=int, default=0, help="0 = the prompt's own latent, 1+ = variations")
     sp.add_argument("--model", default=None, help="checkpoint directory (default: the bundled model)")
     sp.set_defaults(func=cmd_demo)
+
+    sp = sub.add_parser("render", help="headless Blender: K frames per motion at 224x224 + manifest (for finetune)")
+    sp.add_argument("motions", nargs="+", help=".npz / .bvh files; label = <stem>.txt beside it, else the file name")
+    sp.add_argument("--out", required=True, help="output directory (images/, motions/, manifest.json)")
+    sp.add_argument("--frames-per-motion", type=int, default=4)
+    sp.add_argument("--size", type=int, default=224)
+    sp.add_argument("--engine", default="WORKBENCH", choices=["WORKBENCH", "EEVEE"])
+    sp.add_argument("--smpl-model", default=None, help="SMPL/SMPL-X model file or folder (default: the mannequin)")
+    sp.add_argument("--labels", default=None, help="JSON {file stem: text label}")
+    sp.set_defaults(func=cmd_render)
+
+    sp = sub.add_parser("finetune", help="fine-tune a checkpoint with CLIP image alignment on rendered frames")
+    sp.add_argument("--model", required=True, help="checkpoint directory in the CLIP space of --clip")
+    sp.add_argument("--renders", required=True, help="manifest.json written by 'motionclip render'")
+    sp.add_argument("--clip", required=True, help="clip:ViT-B/32 or clip:/path/to/weights.pt")
+    sp.add_argument("--out", required=True, help="run directory: <out>/checkpoint; rerun to resume")
+    sp.add_argument("--steps", type=int, default=200)
+    sp.add_argument("--batch-size", type=int, default=16)
+    sp.add_argument("--lr", type=float, default=2e-5)
+    sp.set_defaults(func=cmd_finetune)
     return p
 
 
