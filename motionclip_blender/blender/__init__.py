@@ -10,9 +10,10 @@ from __future__ import annotations
 
 
 def _classes():
-    from . import deps, operators, panel, prefs
+    from . import deps, latent_ops, latent_panel, operators, panel, prefs, render_ops, retarget, retarget_ui
 
-    return (*deps.CLASSES, *prefs.CLASSES, *operators.CLASSES, *panel.CLASSES)
+    return (*deps.CLASSES, *prefs.CLASSES, *operators.CLASSES, *panel.CLASSES, *retarget.CLASSES,
+            *retarget_ui.CLASSES, *latent_ops.CLASSES, *latent_panel.CLASSES, *render_ops.CLASSES)
 
 
 def _menu_add_rig(self, context):
@@ -22,21 +23,29 @@ def _menu_add_rig(self, context):
 def register():
     import bpy
 
-    from . import deps, panel
+    from . import deps, latent_panel, panel, retarget_ui
 
     deps.ensure_path()  # the one place the private site-packages joins sys.path
     for cls in _classes():
         bpy.utils.register_class(cls)
     bpy.types.Scene.motionclip = bpy.props.PointerProperty(type=panel.MotionCLIPSettings)
+    bpy.types.Scene.motionclip_retarget = bpy.props.PointerProperty(type=retarget_ui.MotionCLIPRetargetSettings)
     bpy.types.WindowManager.motionclip_status = bpy.props.StringProperty(options={'SKIP_SAVE'})
+    bpy.types.WindowManager.motionclip_progress = bpy.props.FloatProperty(options={'SKIP_SAVE'}, min=0, max=1)
+    latent_panel.register_properties()
     bpy.types.VIEW3D_MT_armature_add.append(_menu_add_rig)
 
 
 def unregister():
     import bpy
 
+    from . import latent_panel
+
     bpy.types.VIEW3D_MT_armature_add.remove(_menu_add_rig)
+    latent_panel.unregister_properties()
+    del bpy.types.WindowManager.motionclip_progress
     del bpy.types.WindowManager.motionclip_status
+    del bpy.types.Scene.motionclip_retarget
     del bpy.types.Scene.motionclip
     for cls in reversed(_classes()):
         bpy.utils.unregister_class(cls)

@@ -1,0 +1,160 @@
+"""The model side of the latent operators: plain Motions and prompts in, Motions and labels out.
+
+Runs in the worker thread (see ``jobs``), so nothing here touches ``bpy``; the core (torch) is imported
+lazily so the add-on still registers without its dependencies. A *source* is a prompt (str) or a Motion
+read from an action on the main thread (``readback.motion_from_action``); ``model.latent`` embeds either.
+
+Sequencing aligns each clip to the one before it: its first frame's root (horizontal position) and
+heading are set to those of the previous clip at the frame where it takes over (the crossfade's first
+frame; with no crossfade, the previous clip's last frame). Aligning to that frame rather than to the
+previous clip's very last frame keeps both clips moving in step through the crossfade, so the blended
+root never doubles its speed or jumps.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import runtime
+
+
+def _model(settings):
+    return runtime.get_model(settings)
+
+
+def _frames(model, seconds: float) -> int:
+    return max(2, int(round(float(seconds) * model.fps)))
+
+
+def at_fps(motion, fps: float):
+    return motion if abs(motion.fps - fps) < 1e-6 else motion.resample(fps)
+
+
+def label_of(source) -> str:
+    return source if isinstance(source, str) else "clip"
+
+
+# --- alignment --------------------------------------------------------------------------------------
+def heading(motion, index: int) -> float:
+    """Heading (radians about +Z, 0 = facing -Y) of one frame."""
+    from ..core.dataset import facing_angle
+
+    return float(facing_angle(motion[index:index + 1])[0])
+
+
+def align_start(motion, ref, ref_index: int):
+    """``motion`` turned about Z and shifted so its first frame has ``ref[ref_index]``'s root xy and heading.
+    Heights are kept: each clip's own vertical motion (crouching, jumping) is real, not an offset."""
+    turned = motion.rotated_about_z(heading(ref, ref_index) - heading(motion, 0))
+    trans = turned.translation.copy()
+    trans[:, :2] += ref.translation[ref_index, :2] - trans[0, :2]
+    return type(motion)(turned.rotations, trans, turned.fps)
+
+
+def seam_index(clip_len: int, crossfade: int) -> int:
+    """Index in the previous clip where the next one starts (its first crossfade frame)."""
+    return max(0, clip_len - 1 - crossfade)
+
+
+# --- operations -------------------------------------------------------------------------------------
+def sequence(settings, a, b, *, seconds: float, crossfade: int, transition_seconds: float, fps: float, job):
+    """A then (optionally a latent transition then) B at ``fps``, each aligned to the previous.
+
+    Returns {"clips": [Motion...], "crossfade": int, "names": [...]}; the first clip is ``a`` unchanged when
+    it is a Motion (its action is reused as is)."""
+    model = _model(settings)
+    job.step(0.05, "clip A")
+    frames = _frames(model, seconds)
+    clip_a = at_fps(a if not isinstance(a, str) else model.generate(a, frames=frames), fps)
+    job.step(0.3, "clip B")
+    clip_b = at_fps(b if not isinstance(b, str) else model.generate(b, frames=frames), fps)
+    parts, names = [clip_a], [label_of(a)]
+    if transition_seconds > 0:
+        from ..core.api import mix_latents
+
+        job.step(0.55, "transition")
+        z = mix_latents(model.latent(a), model.latent(b), 0.5)
+        parts.append(at_fps(model.decode(z, _frames(model, transition_seconds)), fps))
+        names.append("transition")
+    parts.append(clip_b)
+    names.append(label_of(b))
+    # A crossfade longer than a clip would blend past its start: clamp to the shortest clip.
+    crossfade = int(max(0, min(crossfade, min(len(p) for p in parts) - 1)))
+    job.step(0.9, "aligning")
+    aligned = [parts[0]]
+    for part in parts[1:]:
+        prev = aligned[-1]
+        aligned.append(align_start(part, prev, seam_index(len(prev), crossfade)))
+    return {"clips": aligned, "crossfade": crossfade, "names": names, "model": str(model.name)}
+
+
+def mix(settings, a, b, *, alpha: float, seconds: float, job):
+    """One clip decoded from (1 − α)·E(a) + α·E(b)."""
+    from ..core.api import mix_latents
+
+    model = _model(settings)
+    job.step(0.2, "encoding")
+    z = mix_latents(model.latent(a), model.latent(b), float(alpha))
+    job.step(0.6, "decoding")
+    return model.decode(z, _frames(model, seconds)), {"model": str(model.name), "alpha": float(alpha)}
+
+
+def interpolate(settings, a, b, *, count: int, include_ends: bool, seconds: float, job):
+    """``count`` clips between E(a) and E(b) at equal steps (plus both ends when asked): [(t, Motion)]."""
+    from ..core.api import mix_latents
+
+    model = _model(settings)
+    ts = np.linspace(0.0, 1.0, count + 2)
+    ts = ts if include_ends else ts[1:-1]
+    za, zb = model.latent(a), model.latent(b)
+    frames, out = _frames(model, seconds), []
+    for i, t in enumerate(ts):
+        job.step(i / len(ts), f"clip {i + 1}/{len(ts)}")
+        out.append((float(t), model.decode(mix_latents(za, zb, float(t)), frames)))
+    return out, {"model": str(model.name)}
+
+
+def edit(settings, base, minus, plus, *, seconds: float, job):
+    """z = E(base) − E(minus) + E(plus), decoded; a base clip keeps its length."""
+    model = _model(settings)
+    job.step(0.3, "editing")
+    frames = None if not isinstance(base, str) else _frames(model, seconds)
+    return model.edit(base, minus, plus, frames=frames), {"model": str(model.name)}
+
+
+def recognize(settings, motion, labels, *, top_k: int = 5, job):
+    model = _model(settings)
+    job.step(0.3, "encoding")
+    return model.recognize(motion, labels, top_k=top_k), {"model": str(model.name)}
+
+
+def variations(settings, source, *, count: int, seed: int, variation: float, seconds: float, job):
+    """``count`` seeded perturbations of E(source) decoded: [(seed, Motion)]. Seeds are seed, seed+1, …, so
+    a prompt's variation k equals Generate with that seed (same perturbation, same size)."""
+    from ..core.api import perturb
+
+    model = _model(settings)
+    z = model.latent(source)
+    frames = _frames(model, seconds) if isinstance(source, str) else len(at_fps(source, model.fps))
+    out = []
+    for i in range(count):
+        job.step(i / count, f"variation {i + 1}/{count}")
+        s = int(seed) + i
+        out.append((s, model.decode(perturb(z, s, float(variation)), frames)))
+    return out, {"model": str(model.name), "variation": float(variation)}
+
+
+def parse_labels(text: str) -> list[str]:
+    """Labels from a comma/newline separated string or a labels file's text; '#' starts a comment."""
+    out = []
+    for line in text.splitlines():
+        line = line.split("#", 1)[0]
+        out.extend(p.strip() for p in line.split(",") if p.strip())
+    return out
+
+
+def default_labels() -> list[str]:
+    from ..core.paths import assets_dir
+
+    path = assets_dir() / "labels.txt"
+    return parse_labels(path.read_text(encoding="utf-8")) if path.is_file() else []

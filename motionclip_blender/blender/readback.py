@@ -1,0 +1,222 @@
+"""An action on an armature -> a core Motion: the one way the latent operators read animation back.
+
+SMPL rigs are read directly: each fcurve is evaluated at every integer frame of the action's range and
+``bake.py``'s conversion is inverted (``q = R · B · R⁻¹``, ``t = R_root · loc + head_root``), so any
+action on such a rig works, hand-keyed ones included (quaternion, Euler or axis-angle channels; bones
+the action does not key keep their current pose). Reading the fcurves instead of evaluating the scene
+frame by frame keeps the scene (current frame, assigned action, NLA) untouched and costs milliseconds.
+
+Other rigs go through the retarget module's reverse path (issue 6: ``retarget.read_motion`` with the
+Retarget panel's bone map), which samples the evaluated pose: the action is assigned for the read and
+everything is restored after. That module is looked up with importlib at call time, so this one works
+without it (a non-SMPL rig is then reported as unmapped).
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+from contextlib import contextmanager
+
+import bpy
+import numpy as np
+from mathutils import Euler, Quaternion
+
+from ..core.skeleton import JOINT_NAMES
+from . import rig
+
+RETARGET_MODULE = f"{__package__}.retarget"
+_BONE_PATH = re.compile(r'^pose\.bones\["((?:[^"\\]|\\.)*)"\]\.(\w+)$')
+
+
+class UnmappedRigError(ValueError):
+    """The armature is neither an SMPL rig nor a rig the retarget module can map; the message says why."""
+
+
+class ReadbackError(ValueError):
+    """The action cannot be read as a motion (no keys, no channels for this rig, …)."""
+
+
+# --- slots and channels -----------------------------------------------------------------------------
+def slot_for(arm, action):
+    """The action slot that animates ``arm``: the assigned one, else the OBJECT slot named after it, else the
+    first OBJECT slot. None for legacy (pre-4.4) actions."""
+    if not hasattr(action, "slots"):
+        return None  # pragma: no cover - Blender < 4.4
+    ad = arm.animation_data
+    if ad is not None and ad.action == action and ad.action_slot is not None:
+        return ad.action_slot
+    slots = [s for s in action.slots if s.target_id_type in ('OBJECT', 'UNSPECIFIED')]
+    for s in slots:
+        if s.name_display == arm.name:
+            return s
+    return slots[0] if slots else None
+
+
+def fcurves_of(action, slot=None) -> list:
+    """The fcurves of ``action`` for ``slot`` (all slots when None), on 4.4+ slotted and legacy actions."""
+    if not hasattr(action, "layers"):
+        return list(action.fcurves)  # pragma: no cover - Blender < 4.4
+    out = []
+    for layer in action.layers:
+        for strip in layer.strips:
+            for bag in strip.channelbags:
+                if slot is None or bag.slot == slot:
+                    out.extend(bag.fcurves)
+    return out
+
+
+def animated_bones(action, slot=None) -> set[str]:
+    """Names of the pose bones ``action`` keys."""
+    names = set()
+    for fc in fcurves_of(action, slot):
+        m = _BONE_PATH.match(fc.data_path)
+        if m:
+            names.add(m.group(1).replace('\\"', '"'))
+    return names
+
+
+def check_action_fits(arm, action) -> str:
+    """"" if ``action`` animates bones of ``arm`` only, else a reason naming the foreign bones (the action was
+    made for another rig)."""
+    bones = animated_bones(action, slot_for(arm, action))
+    if not bones:
+        return f"Action '{action.name}' has no bone animation for '{arm.name}'"
+    foreign = sorted(bones - set(arm.data.bones.keys()))
+    if foreign:
+        shown = ", ".join(foreign[:3]) + (" …" if len(foreign) > 3 else "")
+        return (f"Action '{action.name}' was made for another rig: armature '{arm.name}' lacks "
+                f"{len(foreign)} of its bones ({shown})")
+    return ""
+
+
+def frame_range(action) -> tuple[int, int]:
+    first, last = action.frame_range
+    return int(round(first)), int(round(last))
+
+
+# --- the entry point --------------------------------------------------------------------------------
+def motion_from_action(arm, action=None, *, fps: float | None = None, frames: tuple[int, int] | None = None):
+    """Read ``action`` (default: ``arm``'s active action) on ``arm`` into a Motion at ``fps`` (default: the
+    scene's), one pose per integer frame of ``frames`` (default: the action's frame range).
+
+    Raises UnmappedRigError for rigs that cannot be read, ReadbackError for unusable actions."""
+    if arm is None or getattr(arm, "type", None) != 'ARMATURE':
+        raise UnmappedRigError(f"'{getattr(arm, 'name', arm)}' is not an armature")
+    if action is None:
+        action = arm.animation_data.action if arm.animation_data else None
+        if action is None:
+            raise ReadbackError(f"Armature '{arm.name}' has no active action")
+    if fps is None:
+        from .bake import scene_fps
+
+        fps = scene_fps(bpy.context.scene)
+    frames = frames or frame_range(action)
+    if frames[1] < frames[0]:
+        raise ReadbackError(f"Action '{action.name}' has an empty frame range")
+    reason = check_action_fits(arm, action)
+    if reason:
+        raise ReadbackError(reason)
+    if rig.is_smpl_armature(arm)[0]:
+        return smpl_motion_from_action(arm, action, fps, frames)
+    mod = retarget_module()
+    problem = rig_problem(arm, mod)
+    if problem:
+        raise UnmappedRigError(problem)
+    preset, custom, _ = mod.scene_options(bpy.context)
+    with _assigned(arm, action, slot_for(arm, action)):
+        try:
+            motion = mod.read_motion(bpy.context, arm, frames[0], frames[1], preset=preset, custom=custom)
+        except ValueError as exc:  # MapError / RetargetError: the map stopped fitting
+            raise UnmappedRigError(f"Armature '{arm.name}' cannot be mapped to SMPL: {exc}") from None
+    return motion if abs(motion.fps - fps) < 1e-6 else motion.resample(fps)
+
+
+def retarget_module():
+    """The retarget module (issue 6), or None while it is absent."""
+    try:
+        return importlib.import_module(RETARGET_MODULE)
+    except ModuleNotFoundError as exc:
+        if exc.name != RETARGET_MODULE:
+            raise  # the module exists but something it imports is missing: that is a real error
+        return None
+
+
+def rig_problem(arm, mod=None) -> str:
+    """"" when actions on ``arm`` can be read (and Motions baked): an SMPL rig, or one the Retarget panel's bone
+    map fits; else the reason, naming the missing bones."""
+    if rig.is_smpl_armature(arm)[0]:
+        return ""
+    mod = mod or retarget_module()
+    if mod is None or not hasattr(mod, "read_motion"):
+        return (f"Armature '{arm.name}' is an unmapped rig: it is not an SMPL rig and retargeting is not "
+                "available in this version")
+    preset, custom, _ = mod.scene_options(bpy.context)
+    try:
+        mod.resolve_map(arm, preset, custom)
+    except ValueError as exc:
+        return f"Armature '{arm.name}' is an unmapped rig: {exc}"
+    return ""
+
+
+@contextmanager
+def _assigned(arm, action, slot):
+    """``action`` as ``arm``'s only animation for the block (the retarget reader samples the evaluated pose),
+    then everything as it was."""
+    had_ad = arm.animation_data is not None
+    ad = arm.animation_data_create()
+    before = (ad.action, ad.action_slot, ad.use_nla)
+    try:
+        ad.use_nla = False
+        ad.action = action
+        if slot is not None:
+            ad.action_slot = slot
+        yield
+    finally:
+        ad.action = before[0]
+        if before[0] is not None and before[1] is not None:
+            ad.action_slot = before[1]
+        ad.use_nla = before[2]
+        if not had_ad:
+            arm.animation_data_clear()
+
+
+def smpl_motion_from_action(arm, action, fps: float, frames: tuple[int, int]):
+    from ..core.motion import Motion
+    from .bake import _mat_to_quat, _quat_to_mat, rest_rotations
+
+    times = np.arange(frames[0], frames[1] + 1, dtype=np.float64)
+    curves = {(fc.data_path, fc.array_index): fc for fc in fcurves_of(action, slot_for(arm, action))}
+
+    def channel(path: str, size: int, default) -> np.ndarray:
+        """(F, size) values of one property; unkeyed components keep ``default``."""
+        out = np.empty((len(times), size))
+        for i in range(size):
+            fc = curves.get((path, i))
+            out[:, i] = [fc.evaluate(t) for t in times] if fc is not None else default[i]
+        return out
+
+    local = np.empty((len(times), len(JOINT_NAMES), 4))
+    for j, name in enumerate(JOINT_NAMES):
+        pb = arm.pose.bones[name]
+        base = f'pose.bones["{name}"].'
+        has = {kind: any((base + kind, i) in curves for i in range(4))
+               for kind in ("rotation_quaternion", "rotation_euler", "rotation_axis_angle")}
+        if has["rotation_quaternion"] or (pb.rotation_mode == 'QUATERNION' and not has["rotation_euler"]):
+            local[:, j] = channel(base + "rotation_quaternion", 4, tuple(pb.rotation_quaternion))
+        elif has["rotation_axis_angle"] or pb.rotation_mode == 'AXIS_ANGLE':
+            aa = channel(base + "rotation_axis_angle", 4, tuple(pb.rotation_axis_angle))
+            local[:, j] = [tuple(Quaternion(v[1:], v[0])) for v in aa]
+        else:  # Euler keys (or an Euler bone without keys): the bone's order, XYZ if it says quaternion
+            order = pb.rotation_mode if len(pb.rotation_mode) == 3 else 'XYZ'
+            eul = channel(base + "rotation_euler", 3, tuple(pb.rotation_euler))
+            local[:, j] = [tuple(Euler(v, order).to_quaternion()) for v in eul]
+    norms = np.linalg.norm(local, axis=-1, keepdims=True)
+    local = np.where(norms > 1e-8, local / np.maximum(norms, 1e-12), [1.0, 0.0, 0.0, 0.0])
+    loc = channel(f'pose.bones["{JOINT_NAMES[0]}"].location', 3, tuple(arm.pose.bones[JOINT_NAMES[0]].location))
+
+    rest_rot, rest_head = rest_rotations(arm)
+    # Inverse of bake.motion_to_pose_channels: B = R⁻¹ q R  =>  q = R B R⁻¹; loc = R⁻¹ (t − head) => t = R loc + head.
+    q = rest_rot[None] @ _quat_to_mat(local) @ np.swapaxes(rest_rot, -1, -2)[None]
+    translation = loc @ rest_rot[0].T + rest_head[0]
+    return Motion(_mat_to_quat(q), translation, fps)
