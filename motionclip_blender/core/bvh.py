@@ -195,7 +195,7 @@ def write_bvh(motion: Motion, path: str | os.PathLike) -> None:
     rows = np.concatenate(table, axis=1)
     lines += [" ".join(f"{v:.6f}" for v in row) for row in rows]
     path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
     os.replace(tmp, path)
 

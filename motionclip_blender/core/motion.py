@@ -144,7 +144,8 @@ class Motion:
     # --- files --------------------------------------------------------------------------------
     def save_npz(self, path: str | os.PathLike) -> None:
         path = Path(path)
-        tmp = path.with_name(path.name + ".tmp.npz")
+        # per-process temporary name: concurrent writers (e.g. DDP ranks filling one cache) never collide
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp.npz")
         meta = json.dumps({"format": NPZ_FORMAT, "joints": list(JOINT_NAMES), "convention": "blender-zup-facing-neg-y"})
         np.savez(tmp, rotations=self.rotations, translation=self.translation, fps=np.float32(self.fps),
                  meta=np.array(meta))
