@@ -188,7 +188,7 @@ def test_bad_input_leaves_the_scene_untouched(smpl, op, kwargs, match):
     keep.use_fake_user = True
     foreign = bpy.data.actions.new("foreign")  # keys bones the SMPL rig does not have
     foreign.use_fake_user = True
-    _, new_fcurve = bake._new_fcurve_container(foreign, smpl)
+    _, new_fcurve = bake.new_fcurve_container(foreign, smpl)
     new_fcurve('pose.bones["mixamorig:Hips"].location', 0, "mixamorig:Hips").keyframe_points.insert(1, 0.0)
     if op in ("edit", "recognize"):
         smpl.animation_data.action = None

@@ -91,7 +91,7 @@ def motion_to_pose_channels(motion: Motion, rest_rot: np.ndarray, rest_head: np.
     return quats.astype(np.float32), loc.astype(np.float32)
 
 
-def _new_fcurve_container(action, arm_obj):
+def new_fcurve_container(action, arm_obj):
     """Return a callable (data_path, index, group) -> FCurve for this Blender version.
 
     4.4+ (slotted actions): one slot for the armature, one layer, one keyframe strip, its channelbag.
@@ -118,13 +118,34 @@ def _new_fcurve_container(action, arm_obj):
     return None, new_legacy
 
 
-def _write_fcurve(fc, frames: np.ndarray, values: np.ndarray) -> None:
+def write_fcurve(fc, frames: np.ndarray, values: np.ndarray) -> None:
     n = len(frames)
     fc.keyframe_points.add(n)
     co = np.empty(2 * n, dtype=np.float32)
     co[0::2], co[1::2] = frames, values
     fc.keyframe_points.foreach_set("co", co)  # flat float32: see module docstring
     fc.update()  # sorts keys and computes handles
+
+
+def begin_action(arm_obj, name: str, props: dict | None = None):
+    """A new action carrying ``props`` as custom properties, its slot and a channel factory
+    (see :func:`new_fcurve_container`). The armature's current action gets a fake user so assigning
+    the new one never loses the user's work when the file is saved."""
+    action = bpy.data.actions.new(name)
+    for key, value in (props or {}).items():
+        action[key] = value
+    ad = arm_obj.animation_data or arm_obj.animation_data_create()
+    if ad.action is not None and ad.action.users <= 1:
+        ad.action.use_fake_user = True
+    slot, new_fcurve = new_fcurve_container(action, arm_obj)
+    return action, slot, new_fcurve
+
+
+def assign_action(arm_obj, action, slot) -> None:
+    ad = arm_obj.animation_data or arm_obj.animation_data_create()
+    ad.action = action
+    if slot is not None:
+        ad.action_slot = slot
 
 
 def bake_motion(arm_obj, motion: Motion, name: str, *, start_frame: int = 1, target_fps: float | None = None,
@@ -140,27 +161,18 @@ def bake_motion(arm_obj, motion: Motion, name: str, *, start_frame: int = 1, tar
     quats, loc = motion_to_pose_channels(motion, rest_rot, rest_head)
     frames = np.arange(len(motion), dtype=np.float32) + start_frame
 
-    action = bpy.data.actions.new(name)
-    for key, value in (props or {}).items():
-        action[key] = value
-    ad = arm_obj.animation_data or arm_obj.animation_data_create()
-    if ad.action is not None and ad.action.users <= 1:
-        ad.action.use_fake_user = True
-    slot, new_fcurve = _new_fcurve_container(action, arm_obj)
+    action, slot, new_fcurve = begin_action(arm_obj, name, props)
 
     root = JOINT_NAMES[0]
     for i in range(3):
-        _write_fcurve(new_fcurve(f'pose.bones["{root}"].location', i, root), frames, loc[:, i])
+        write_fcurve(new_fcurve(f'pose.bones["{root}"].location', i, root), frames, loc[:, i])
     for j, bname in enumerate(JOINT_NAMES):
         path = f'pose.bones["{bname}"].rotation_quaternion'
         for i in range(4):
-            _write_fcurve(new_fcurve(path, i, bname), frames, quats[:, j, i])
+            write_fcurve(new_fcurve(path, i, bname), frames, quats[:, j, i])
     for pb in arm_obj.pose.bones:
         pb.rotation_mode = 'QUATERNION'
-
-    ad.action = action
-    if slot is not None:
-        ad.action_slot = slot
+    assign_action(arm_obj, action, slot)
     return action
 
 

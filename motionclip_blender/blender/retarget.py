@@ -2,7 +2,7 @@
 
 The math is ``core/retarget.py`` (bpy-free, exact both ways); this module only moves data between it and
 Blender: rest matrices and evaluated pose matrices come out with ``foreach_get`` (column-major: transposed
-here), pose channels go back with ``keyframe_points.add`` + ``foreach_set`` (``bake._write_fcurve``).
+here), pose channels go back with ``keyframe_points.add`` + ``foreach_set`` (``bake.write_fcurve``).
 
 Any rig, either side: the source is read back into a core Motion on SMPL 24 (``read_motion``) and that Motion
 is retargeted onto the target (``retarget_motion``), so SMPL -> rig, rig -> rig and rig -> SMPL are one path.
@@ -193,32 +193,24 @@ def read_motion(context, arm, frame_start: int | None = None, frame_end: int | N
 def bake_channels(arm, channels, name: str, start_frame: int = 1, props: dict | None = None):
     """PoseChannels -> a new action on ``arm`` (assigned), through bake.py's foreach_set path. Channels that
     never change get a single key. The previous action gets a fake user, as bake.bake_motion does."""
-    from .bake import _new_fcurve_container, _write_fcurve
+    from .bake import assign_action, begin_action, write_fcurve
 
     frames = np.arange(channels.quaternions.shape[0], dtype=np.float32) + start_frame
-    action = bpy.data.actions.new(name)
-    for key, value in (props or {}).items():
-        action[key] = value
-    ad = arm.animation_data or arm.animation_data_create()
-    if ad.action is not None and ad.action.users <= 1:
-        ad.action.use_fake_user = True
-    slot, new_fcurve = _new_fcurve_container(action, arm)
+    action, slot, new_fcurve = begin_action(arm, name, props)
 
     def write(bone, prop, values):
         path = f'pose.bones["{bpy.utils.escape_identifier(bone)}"].{prop}'
         for i in range(values.shape[1]):
             v = np.ascontiguousarray(values[:, i], dtype=np.float32)
             const = np.ptp(v) < 1e-7
-            _write_fcurve(new_fcurve(path, i, bone), frames[:1] if const else frames, v[:1] if const else v)
+            write_fcurve(new_fcurve(path, i, bone), frames[:1] if const else frames, v[:1] if const else v)
 
     write(channels.location_bone, "location", channels.location)
     for k, bone in enumerate(channels.bones):
         write(bone, "rotation_quaternion", channels.quaternions[:, k])
     for bone in channels.bones:
         arm.pose.bones[bone].rotation_mode = 'QUATERNION'
-    ad.action = action
-    if slot is not None:
-        ad.action_slot = slot
+    assign_action(arm, action, slot)
     return action
 
 
