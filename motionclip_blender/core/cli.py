@@ -130,8 +130,14 @@ def cmd_demo(args):
         from ..blender.demo import run_demo
     except ImportError as exc:
         raise CliError(f"the demo needs Blender's bpy module ({exc})") from None
-    run_demo(args.prompt, args.out, args.preview, seconds=args.seconds, seed=args.seed, bvh=args.bvh,
-             model_path=args.model)
+    result = run_demo(args.prompt, args.out, args.preview, seconds=args.seconds, seed=args.seed, bvh=args.bvh,
+                      model_path=args.model)
+    print(f"wrote {result['blend']} (action '{result['action']}' on '{result['armature']}', "
+          f"{result['frames']} frames at {result['fps']} fps)")
+    for key in ("preview", "bvh"):
+        if key in result:
+            print(f"wrote {result[key]}")
+    print("timings: " + ", ".join(f"{k} {v:.2f}" for k, v in result["times"].items()))
 
 
 def cmd_render(args):
