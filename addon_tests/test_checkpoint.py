@@ -79,6 +79,11 @@ def test_errors_missing_truncated_mismatched(tmp_path):
     (tmp_path / "ckpt2" / "config.json").write_text(json.dumps(cfg))
     with pytest.raises(CheckpointError, match="do not fit the config"):
         load_checkpoint(tmp_path / "ckpt2")
+    cfg["model"]["num_encoder_layers"] = 2
+    cfg["model"]["ff_size"] = 128  # same keys, other shapes
+    (tmp_path / "ckpt2" / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(CheckpointError, match="do not fit the config"):
+        load_checkpoint(tmp_path / "ckpt2")
     cfg["format"] = "something-else"
     (tmp_path / "ckpt2" / "config.json").write_text(json.dumps(cfg))
     with pytest.raises(CheckpointError, match="not a MotionCLIP-Blender checkpoint"):

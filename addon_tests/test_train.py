@@ -5,7 +5,10 @@ from pathlib import Path
 
 import pytest
 
+import torch
+
 from motionclip_blender.core.api import load_model
+from motionclip_blender.core.checkpoint import load_checkpoint
 from motionclip_blender.core.dataset import clean_prompt, load_split, mirror_prompt
 from motionclip_blender.core.evaluate import compute_metrics, format_table
 from motionclip_blender.core.train import TrainConfig, train
@@ -56,6 +59,14 @@ def test_train_checkpoints_resumes_and_evaluates(tiny_data, tmp_path):
     train(cfg, progress=False)  # resumes at step 3
     log = [json.loads(l) for l in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in log] == [2, 3, 4, 5]
+    assert log[-1]["time_s"] >= log[1]["time_s"]  # time accumulates across the resume
+    # the interrupted run continues exactly where an uninterrupted one would be
+    cfg.out_dir = str(tmp_path / "straight")
+    train(cfg, progress=False)
+    resumed, _ = load_checkpoint(tmp_path / "run" / "last")
+    straight, _ = load_checkpoint(tmp_path / "straight" / "last")
+    for (name, a), (_, b) in zip(resumed.state_dict().items(), straight.state_dict().items()):
+        assert torch.allclose(a, b, atol=1e-6), name
     model = load_model(best)
     from motionclip_blender.core.dataset import load_clips
 

@@ -155,7 +155,10 @@ def load_checkpoint(path: str | os.PathLike, verify: bool = True) -> tuple[Motio
         raise CheckpointError(f"{d / WEIGHTS_NAME}: cannot read weights ({exc})") from None
     model = MotionCLIPModel(meta.model)
     state = {k: v.float() for k, v in state.items()}
-    missing, unexpected = model.load_state_dict(state, strict=False)
+    try:
+        missing, unexpected = model.load_state_dict(state, strict=False)
+    except RuntimeError as exc:  # shape mismatches still raise with strict=False
+        raise CheckpointError(f"{d}: weights do not fit the config ({str(exc).splitlines()[-1].strip()})") from None
     if missing or unexpected:
         raise CheckpointError(
             f"{d}: weights do not fit the config (missing {missing[:5]}, unexpected {unexpected[:5]})")

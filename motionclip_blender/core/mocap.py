@@ -76,10 +76,6 @@ class ImportInfo:
     scale: float  # file units -> metres applied to the root (SMPL leg / source leg)
     notes: list[str] = field(default_factory=list)
 
-    @property
-    def source_duration(self) -> float:
-        return (self.source_frames - self.dropped_frames) / self.source_fps
-
 
 def detect_length_unit(leg_length: float) -> tuple[str, float]:
     """The unit in which a hip-to-ankle length of ``leg_length`` is most plausibly an adult's leg."""

@@ -321,15 +321,6 @@ class Retargeter:
         trans = (pose[:, self.joint_bone[0], :3, 3] - self.anchor) @ self.K / self.scale
         return Motion.from_matrices(local.float().numpy(), trans, fps)
 
-    def from_world(self, world: np.ndarray, fps: float = 30.0, object_matrices: np.ndarray | None = None
-                   ) -> Motion:
-        """Like ``from_rig`` for world bone matrices (object · pose); ``object_matrices`` (F, 4, 4) when the
-        object itself moves, else its rest transform."""
-        obj = self.rig.object_matrix if object_matrices is None else np.asarray(object_matrices, np.float64)
-        inv = np.linalg.inv(obj)
-        pose = (inv[:, None] if inv.ndim == 3 else inv) @ np.asarray(world, np.float64)
-        return self.from_rig(pose, fps)
-
     # --- checks -----------------------------------------------------------------------------------
     def joint_directions(self, pose: np.ndarray) -> np.ndarray:
         """Posed direction per mapped joint (the one transfer matches), brought into SMPL's frame:

@@ -56,10 +56,6 @@ def quaternion_multiply(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     ], dim=-1)
 
 
-def quaternion_invert(quat: torch.Tensor) -> torch.Tensor:
-    return quat * quat.new_tensor([1.0, -1.0, -1.0, -1.0])
-
-
 def quaternion_to_matrix(quat: torch.Tensor) -> torch.Tensor:
     w, x, y, z = F.normalize(quat, dim=-1, eps=_EPS).unbind(-1)
     two = 2.0

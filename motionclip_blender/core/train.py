@@ -14,6 +14,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from tqdm import tqdm
@@ -49,7 +50,7 @@ class TrainConfig:
     heading_prob: float = 0.5
     seed: int = 0
     threads: int = 0  # 0 = torch's default
-    max_minutes: float = 0  # stop (with a checkpoint) after this long; 0 = no limit
+    max_minutes: float = 0  # stop this run (with a checkpoint) after this long; 0 = no limit. Rerun to resume.
 
     @classmethod
     def from_file(cls, path: str | Path) -> "TrainConfig":
@@ -147,14 +148,21 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
     net = MotionCLIPModel(cfg.model).to(device)
     opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     state_path = out / "train_state.pt"
-    step, best, since_best, log = 0, float("inf"), 0, []
+    step, best, since_best, elapsed_before = 0, float("inf"), 0, 0.0
     if (out / "last").is_dir() and state_path.is_file():
         loaded, _ = load_checkpoint(out / "last")
         net.load_state_dict(loaded.state_dict())
-        state = torch.load(state_path, map_location=device, weights_only=True)
+        state = torch.load(state_path, map_location="cpu", weights_only=True)
         opt.load_state_dict(state["optimizer"])
         step, best, since_best = int(state["step"]), float(state["best"]), int(state["since_best"])
-        sampler.rng.bit_generator.state = json.loads(state["sampler_rng"])
+        elapsed_before = float(state.get("elapsed_s", 0.0))
+        if world == 1:  # exact continuation: the same windows and dropout masks as an uninterrupted run
+            sampler.rng.bit_generator.state = json.loads(state["sampler_rng"])
+            if "torch_rng" in state:
+                torch.set_rng_state(state["torch_rng"])
+        else:  # only rank 0's state is saved: give every rank its own fresh stream for the rest of the run
+            sampler.rng = np.random.default_rng([cfg.seed, rank, step])
+            torch.manual_seed(cfg.seed * 1_000_003 + rank * 7919 + step)
         if rank == 0:
             print(f"resuming from step {step} (best val {best:.4f})")
     model = torch.nn.parallel.DistributedDataParallel(net) if world > 1 else net
@@ -165,7 +173,8 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
         save_checkpoint(net, meta, out / "last")
         tmp = state_path.with_suffix(".tmp")
         torch.save({"optimizer": opt.state_dict(), "step": step, "best": best, "since_best": since_best,
-                    "sampler_rng": json.dumps(sampler.rng.bit_generator.state)}, tmp)
+                    "sampler_rng": json.dumps(sampler.rng.bit_generator.state), "torch_rng": torch.get_rng_state(),
+                    "elapsed_s": elapsed_before + time.time() - started}, tmp)
         os.replace(tmp, state_path)
 
     started = time.time()
@@ -185,10 +194,12 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
         step += 1
         bar.update(1)
         bar.set_postfix(loss=f"{loss.item():.4f}")
-        timed_out = cfg.max_minutes and (time.time() - started) / 60 > cfg.max_minutes
+        # rank 0 decides when to stop (time limit, early stop) and tells the others below, so every rank
+        # leaves the loop after the same step and none waits forever in a collective
+        timed_out = bool(cfg.max_minutes) and (time.time() - started) / 60 > cfg.max_minutes
         if rank == 0 and (step % cfg.eval_every == 0 or step == cfg.steps or timed_out):
             val = validate(net, val_windows, table, cfg.losses, device)
-            record = {"step": step, "time_s": round(time.time() - started, 1),
+            record = {"step": step, "time_s": round(elapsed_before + time.time() - started, 1),
                       "train": {k: round(v.item(), 5) for k, v in losses.items()}, "val": val}
             with open(out / "log.jsonl", "a", encoding="utf-8") as f:
                 f.write(json.dumps(record) + "\n")
@@ -202,13 +213,14 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
                 stop = True
         if rank == 0 and (step % cfg.checkpoint_every == 0 or stop or step == cfg.steps or timed_out):
             checkpoint()
-        if timed_out:
-            tqdm.write(f"time limit reached at step {step}; rerun the same command to resume")
-            break
         if world > 1:
-            flag = torch.tensor([1 if stop else 0], device=device)
-            torch.distributed.broadcast(flag, 0)
-            stop = bool(flag.item())
+            flags = torch.tensor([int(stop), int(timed_out)], device=device)
+            torch.distributed.broadcast(flags, 0)
+            stop, timed_out = bool(flags[0]), bool(flags[1])
+        if timed_out:
+            if rank == 0:
+                tqdm.write(f"time limit reached at step {step}; rerun the same command to resume")
+            break
     bar.close()
     if world > 1:
         torch.distributed.destroy_process_group()
