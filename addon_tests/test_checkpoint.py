@@ -30,6 +30,7 @@ def test_round_trip(tmp_path):
     net = MotionCLIPModel(CFG)
     save_checkpoint(net, _meta(), tmp_path / "ckpt")
     assert sorted(p.name for p in (tmp_path / "ckpt").iterdir()) == ["config.json", "model.safetensors"]
+    assert (tmp_path / "ckpt").stat().st_mode & 0o755 == 0o755  # not mkdtemp's private 0700
     loaded, meta = load_checkpoint(tmp_path / "ckpt" / "model.safetensors")
     assert meta.model == CFG and meta.encoder == "minilm:all-MiniLM-L6-v2" and meta.extra == {"note": "test"}
     assert _same_outputs(net, loaded)

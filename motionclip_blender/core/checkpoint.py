@@ -116,6 +116,12 @@ def save_checkpoint(model: MotionCLIPModel, meta: CheckpointMeta, directory: str
         data = meta.to_dict()
         data["weights_sha256"] = _sha256(tmp / WEIGHTS_NAME)
         (tmp / CONFIG_NAME).write_text(json.dumps(data, indent=2), encoding="utf-8")
+        # mkdtemp makes a private 0700 directory: give the checkpoint ordinary permissions (umask applies)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o777 & ~umask)
+        for f in tmp.iterdir():
+            os.chmod(f, 0o666 & ~umask)
         extra_files = [f for f in directory.iterdir()] if directory.is_dir() else []
         for f in extra_files:  # keep e.g. a model card or logs that live beside the weights
             if f.name not in (WEIGHTS_NAME, CONFIG_NAME) and f.is_file():
