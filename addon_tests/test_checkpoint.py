@@ -131,6 +131,7 @@ def test_import_official_layout(tmp_path):
     assert meta2.feature_frame == "smpl" and _same_outputs(net, again)
 
 
+@pytest.mark.filterwarnings("ignore:Detected pickle protocol")  # the deliberately foreign file below
 def test_import_official_errors(tmp_path):
     with pytest.raises(CheckpointError, match="no such file"):
         import_official(tmp_path / "x.pt")
