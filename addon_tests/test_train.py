@@ -3,8 +3,8 @@
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
-
 import torch
 
 from motionclip_blender.core.api import load_model
@@ -100,3 +100,27 @@ def test_distributed_training_with_torchrun(tiny_data, tmp_path):
     log = [json.loads(l) for l in (tmp_path / "ddp" / "log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in log] == [2]  # one writer: rank 0
     assert load_model(tmp_path / "ddp" / "best").frames == 60
+
+
+def test_window_sampler_lengths_balance_and_augmentation():
+    from motionclip_blender.core.dataset import Clip, WindowSampler, facing_angle
+    from motionclip_blender.core.motion import Motion
+
+    from .test_motion import random_motion
+
+    clips = [Clip("long", "walk to the left", random_motion(600, seed=1)), Clip("short", "run", random_motion(35, seed=2))]
+    with pytest.raises(ValueError, match="at least 60"):
+        WindowSampler([clips[1]], frames=60)
+    sampler = WindowSampler(clips, frames=60, min_frames=30, seed=0)
+    enc_in, target, mask, prompts = sampler.sample(400)
+    lengths = mask.sum(1)
+    assert lengths.min() >= 30 and lengths.max() == 60 and not (target[~mask] != 0).any()
+    runs = sum(p == "run" for p in prompts)
+    assert 150 < runs < 250  # trials equally likely although "short" has 6 % of the frames
+    assert {"walk to the left", "walk to the right"} <= set(prompts)  # mirrored text follows the motion
+    assert all(l <= 35 for l, p in zip(lengths.tolist(), prompts) if p == "run")
+    # targets are canonical (start at the origin facing -Y); encoder inputs may be turned
+    first = Motion.from_features(target[0, :1])
+    assert abs(float(facing_angle(first)[0])) < 1e-3 and np.allclose(first.translation[0, :2], 0, atol=1e-5)
+    frame_sampler = WindowSampler(clips, frames=60, min_frames=30, seed=0, balance="frame")
+    assert sum(p == "run" for p in frame_sampler.sample(400)[3]) < 60

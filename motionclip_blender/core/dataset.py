@@ -115,19 +115,31 @@ class WindowSampler:
     keeps producing canonical, forward-facing motion)."""
 
     def __init__(self, clips: list[Clip], frames: int = 60, min_frames: int | None = None,
-                 mirror_prob: float = 0.5, heading_prob: float = 0.5, seed: int = 0):
+                 mirror_prob: float = 0.5, heading_prob: float = 0.5, seed: int = 0, balance: str = "trial"):
         usable = [c for c in clips if len(c.motion) >= (min_frames or frames)]
         if not usable:
             raise ValueError(f"no clip has at least {min_frames or frames} frames")
+        if balance not in ("trial", "frame"):
+            raise ValueError(f"balance must be 'trial' or 'frame', got {balance!r}")
         self.clips = usable
         self.frames = frames
         self.min_frames = min_frames or frames
         self.mirror_prob = mirror_prob
         self.heading_prob = heading_prob
         self.rng = np.random.default_rng(seed)
-        # sample clips in proportion to their length: every frame equally likely
+        # "trial": every trial equally likely. A description labels a whole trial, so weighting by length
+        # would let a few long trials (CMU's playground takes half the frames) dominate the text alignment
+        # while short ones (every CMU run is about a second) barely appear. "frame": every frame equally likely.
         lengths = np.array([len(c.motion) for c in usable], dtype=np.float64)
-        self.weights = lengths / lengths.sum()
+        self.weights = np.full(len(usable), 1.0 / len(usable)) if balance == "trial" else lengths / lengths.sum()
+
+    def _length(self, clip_frames: int) -> int:
+        """Full-length windows where the clip allows (mostly), else a random length down to min_frames."""
+        if self.min_frames == self.frames:
+            return self.frames
+        if clip_frames >= self.frames and self.rng.random() < 0.75:
+            return self.frames
+        return int(self.rng.integers(self.min_frames, min(self.frames, clip_frames) + 1))
 
     def prompts(self) -> list[str]:
         names = {c.prompt for c in self.clips}
@@ -141,8 +153,7 @@ class WindowSampler:
         prompts = []
         for b in range(batch):
             clip = self.clips[self.rng.choice(len(self.clips), p=self.weights)]
-            length = self.frames if self.min_frames == self.frames else int(
-                self.rng.integers(self.min_frames, min(self.frames, len(clip.motion)) + 1))
+            length = self._length(len(clip.motion))
             start = int(self.rng.integers(0, len(clip.motion) - length + 1))
             window = clip.motion[start:start + length]
             prompt = clip.prompt
@@ -158,11 +169,26 @@ class WindowSampler:
         return enc_in, target, mask, prompts
 
 
-def fixed_windows(clips: list[Clip], frames: int = 60, stride: int | None = None) -> list[Clip]:
-    """Deterministic, canonical windows for evaluation (no augmentation)."""
+def fixed_windows(clips: list[Clip], frames: int = 60, stride: int | None = None,
+                  min_frames: int | None = None) -> list[Clip]:
+    """Deterministic, canonical windows for evaluation (no augmentation). Clips shorter than ``frames``
+    but at least ``min_frames`` long give one window of their own length."""
     stride = stride or frames
     out = []
     for c in clips:
-        for s in range(0, len(c.motion) - frames + 1, stride):
+        n = len(c.motion)
+        if n < frames and min_frames and n >= min_frames:
+            out.append(Clip(f"{c.trial}@0", c.prompt, canonical_window(c.motion)))
+        for s in range(0, n - frames + 1, stride):
             out.append(Clip(f"{c.trial}@{s}", c.prompt, canonical_window(c.motion[s:s + frames])))
     return out
+
+
+def pad_batch(motions: list[Motion], frames: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Features (B, T, 25, 6) zero-padded to the longest (or ``frames``) and the mask of real frames."""
+    lengths = torch.tensor([len(m) for m in motions])
+    frames = frames or int(lengths.max())
+    feats = torch.zeros((len(motions), frames, 25, 6))
+    for i, m in enumerate(motions):
+        feats[i, : len(m)] = m.to_features()
+    return feats, torch.arange(frames)[None] < lengths[:, None]

@@ -52,17 +52,18 @@ def _rotation_error_deg(a: Motion, b: Motion) -> float:
     return float(torch.rad2deg(torch.acos(cos)).mean())
 
 
-def compute_metrics(model, clips, frames: int | None = None) -> dict:
-    """All figures for one split. ``model`` is an api.MotionCLIP."""
+def compute_metrics(model, clips, frames: int | None = None, min_frames: int | None = 30) -> dict:
+    """All figures for one split. ``model`` is an api.MotionCLIP. Windows are ``frames`` long; clips
+    shorter than that (but at least ``min_frames``) count as one window of their own length."""
     frames = frames or model.frames
-    windows = fixed_windows(clips, frames)
+    windows = fixed_windows(clips, frames, min_frames=min_frames)
     if not windows:
         raise ValueError(f"no clip has {frames} frames to evaluate")
     mpjpe, rot_err, latents = [], [], []
     for w in windows:
         z = model.encode(w.motion)
         latents.append(z)
-        rec = model.decode(z, frames)
+        rec = model.decode(z, len(w.motion))
         mpjpe.append(float(np.linalg.norm(rec.joint_positions() - w.motion.joint_positions(), axis=-1).mean()) * 1000)
         rot_err.append(_rotation_error_deg(rec, w.motion))
     z = torch.stack(latents)

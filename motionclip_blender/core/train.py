@@ -21,7 +21,7 @@ from tqdm import tqdm
 
 from .checkpoint import CheckpointMeta, load_checkpoint, save_checkpoint
 from .config_io import from_dict_strict
-from .dataset import WindowSampler, fixed_windows, load_clips, load_split
+from .dataset import WindowSampler, fixed_windows, load_clips, load_split, pad_batch
 from .encoders import load_encoder
 from .losses import LossWeights, cosine_loss, reconstruction_losses, total_loss
 from .model import ModelConfig, MotionCLIPModel
@@ -36,6 +36,7 @@ class TrainConfig:
     fps: float = 30.0
     frames: int = 60
     min_frames: int | None = None  # < frames: variable-length windows with padding masks
+    balance: str = "trial"  # sample trials uniformly ("trial") or by their length ("frame")
     model: ModelConfig = field(default_factory=ModelConfig)
     losses: LossWeights = field(default_factory=LossWeights)
     batch_size: int = 32
@@ -113,8 +114,8 @@ def step_losses(model, enc_in, target, mask, text_emb, weights: LossWeights) -> 
 @torch.no_grad()
 def validate(net, windows, table: TextTable, weights: LossWeights, device) -> dict[str, float]:
     net.eval()
-    feats = torch.stack([w.motion.to_features() for w in windows]).to(device)
-    mask = torch.ones(feats.shape[:2], dtype=torch.bool, device=device)
+    feats, mask = pad_batch([w.motion for w in windows])
+    feats, mask = feats.to(device), mask.to(device)
     emb = table([w.prompt for w in windows]).to(device)
     losses = step_losses(net, feats, feats, mask, emb, weights)
     out = {k: float(v) for k, v in losses.items()}
@@ -135,8 +136,8 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
     train_clips = load_clips(cfg.data_dir, split["train"], cfg.fps, cfg.cache_dir, progress and rank == 0)
     val_clips = load_clips(cfg.data_dir, split["val"], cfg.fps, cfg.cache_dir, progress and rank == 0)
     sampler = WindowSampler(train_clips, cfg.frames, cfg.min_frames, cfg.mirror_prob, cfg.heading_prob,
-                            seed=cfg.seed * 1000 + rank)
-    val_windows = fixed_windows(val_clips, cfg.frames)
+                            seed=cfg.seed * 1000 + rank, balance=cfg.balance)
+    val_windows = fixed_windows(val_clips, cfg.frames, min_frames=cfg.min_frames)
     encoder = load_encoder(cfg.encoder)
     if encoder.dim != cfg.model.latent_dim:
         raise ValueError(f"model latent_dim {cfg.model.latent_dim} must equal the encoder's dim {encoder.dim}")
