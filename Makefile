@@ -8,7 +8,7 @@ OUT ?= out
 
 .PHONY: venv demo test bench extension clean
 
-$(STAMP): requirements.txt pyproject.toml
+$(STAMP): requirements.txt motionclip_blender/runtime-requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet -r requirements.txt
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .

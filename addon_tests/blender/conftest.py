@@ -57,6 +57,32 @@ def tiny_model_dir(tmp_path_factory) -> str:
     return str(out)
 
 
+@pytest.fixture(scope="session")
+def short_model_dir(tmp_path_factory) -> str:
+    """Like ``tiny_model_dir`` but its decoder makes at most 60 frames (2 s at 30 fps), as the bundled model
+    makes at most 1200 (40 s): for the length checks."""
+    import torch
+
+    from motionclip_blender.core.checkpoint import CheckpointMeta, save_checkpoint
+    from motionclip_blender.core.encoders import MINILM_DIM, MINILM_NAME
+    from motionclip_blender.core.model import ModelConfig, MotionCLIPModel
+
+    torch.manual_seed(0)
+    cfg = ModelConfig(d_model=32, latent_dim=MINILM_DIM, num_encoder_layers=1, num_decoder_layers=1,
+                      num_heads=2, ff_size=32, max_frames=60)
+    out = tmp_path_factory.mktemp("model") / "short"
+    save_checkpoint(MotionCLIPModel(cfg), CheckpointMeta(model=cfg, encoder=MINILM_NAME, encoder_dim=MINILM_DIM), out)
+    return str(out)
+
+
+@pytest.fixture
+def short_model(prefs, short_model_dir):
+    prefs.checkpoint_path = short_model_dir
+    from motionclip_blender.blender import runtime
+
+    return runtime.get_model(runtime_settings(prefs))
+
+
 @pytest.fixture
 def prefs(addon):
     p = bpy.context.preferences.addons[ADDON].preferences

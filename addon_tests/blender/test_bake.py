@@ -84,3 +84,26 @@ def test_pose_channels_are_conjugated_by_rest(fresh):
     assert bake.action_name("  ") == "MC_motion"
     with pytest.raises(ValueError):
         Motion(np.zeros((2, 24, 4)), np.zeros((2, 3)))
+
+
+def test_failed_bake_restores_rotation_modes(fresh, monkeypatch):
+    """The bake switches keyed bones to QUATERNION; when it fails, every bone gets its mode back."""
+    arm, _ = rig.add_smpl_rig(fresh, with_body=False)
+    arm.pose.bones["left_elbow"].rotation_mode = 'XYZ'
+    arm.pose.bones["neck"].rotation_mode = 'AXIS_ANGLE'
+    arm.pose.bones["spine1"].rotation_mode = 'ZXY'
+    before, n_actions = bake.rotation_modes(arm), len(bpy.data.actions)
+
+    def fail(*args):  # after the modes were switched: the last step of bake_motion
+        raise RuntimeError("assign failed")
+
+    monkeypatch.setattr(bake, "assign_action", fail)
+    with pytest.raises(RuntimeError, match="assign failed"):
+        bake.apply_motion(fresh, arm, random_motion(5), {"prompt": "x"})
+    assert bake.rotation_modes(arm) == before and len(bpy.data.actions) == n_actions
+    monkeypatch.undo()
+    bake.apply_motion(fresh, arm, random_motion(5), {"prompt": "x"})  # success keeps quaternions (the keys are)
+    assert set(bake.rotation_modes(arm).values()) == {'QUATERNION'}
+    note = bake.mode_note(arm, before)
+    assert note.startswith("3 bones switched to Quaternion rotation") and "left_elbow" in note
+    assert bake.mode_note(arm, bake.rotation_modes(arm)) == ""

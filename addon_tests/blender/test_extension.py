@@ -9,7 +9,7 @@ import zipfile
 import pytest
 
 from conftest import REPO
-from motionclip_blender.blender import build_extension
+from motionclip_blender.blender import build_extension, deps
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +28,7 @@ def test_manifest_fields():
 
     assert m["version"] == __version__
     assert len(m["tagline"]) <= 64 and m["tagline"][-1] not in ".!?,;:"
-    assert m["license"] == ["SPDX:GPL-3.0-or-later"] and m["blender_version_min"] == "4.2.0"
+    assert m["license"] == ["SPDX:GPL-3.0-or-later"] and m["blender_version_min"] == "4.4.0"
     assert set(m["permissions"]) == {"files", "network"} and all(m["permissions"].values())
     excluded = m["build"]["paths_exclude_pattern"]
     assert {"__pycache__/", "/addon_tests/", "/benchmarks/"} <= set(excluded)
@@ -37,7 +37,8 @@ def test_manifest_fields():
 def test_zip_contents(built_zip):
     names = set(zipfile.ZipFile(built_zip).namelist())
     assert {"blender_manifest.toml", "__init__.py", "blender/__init__.py", "blender/operators.py",
-            "core/api.py", "core/paths.py", "assets/model/config.json", "assets/model/model.safetensors"} <= names
+            "core/api.py", "core/paths.py", "assets/model/config.json", "assets/model/model.safetensors",
+            "runtime-requirements.txt"} <= names
     assert not any("__pycache__" in n or n.startswith(("addon_tests/", "benchmarks/")) for n in names)
 
 
@@ -62,7 +63,7 @@ INSTALL_SCRIPT = textwrap.dedent("""
     print("RESULT" + json.dumps({
         "assets": str(paths.assets_dir()), "model_dir_exists": paths.model_dir().is_dir(),
         "ext_dir": os.path.dirname(ext.__file__), "bones": len(bpy.context.active_object.data.bones),
-        "site": deps.site_packages_dir(create=False), "package": deps.ADDON_PACKAGE,
+        "site": deps.site_packages_dir(create=False), "package": deps.ADDON_PACKAGE, "reqs": list(deps.REQUIREMENTS),
         "prefs": "bl_ext.testrepo.motionclip_blender" in bpy.context.preferences.addons}))
 """)
 
@@ -79,4 +80,5 @@ def test_zip_installs_as_extension(built_zip, tmp_path):
     assert res["bones"] == 24 and res["prefs"] and res["model_dir_exists"]
     assert res["assets"] == res["ext_dir"] + "/assets"  # the bundled model is found inside the extension
     assert res["package"] == "bl_ext.testrepo.motionclip_blender"
+    assert res["reqs"] == list(deps.REQUIREMENTS)  # the installed extension reads the pins shipped inside it
     assert "motionclip_blender" in res["site"] and res["site"].endswith("site-packages")

@@ -115,11 +115,30 @@ def test_dependencies_missing(fresh, tiny_model, monkeypatch):
     expect_report("Missing Python dependencies: torch-missing.*Install Dependencies")
 
 
+def _pins(path) -> list[str]:
+    """Requirement lines of a pip requirements file, following ``-r`` includes as pip does."""
+    out = []
+    for line in path.read_text().splitlines():
+        line = line.split("#")[0].strip()
+        if line.startswith("-r"):
+            out += _pins(path.parent / line[2:].strip())
+        elif line:
+            out.append(line)
+    return out
+
+
 def test_requirements_match_requirements_txt():
+    """Install Dependencies installs exactly requirements.txt minus what Blender has or does not need."""
+    import re
+
     from conftest import REPO
 
-    pins = {l.split("#")[0].strip() for l in (REPO / "requirements.txt").read_text().splitlines()}
-    assert set(deps.REQUIREMENTS) <= pins
+    not_in_blender = {"bpy", "pytest", "hypothesis", "numpy"}  # Blender bundles numpy
+    pins = [p for p in _pins(REPO / "requirements.txt") if re.split(r"[=<>!~ ]", p)[0] not in not_in_blender]
+    assert sorted(deps.REQUIREMENTS) == sorted(pins) and len(set(pins)) == len(pins)
+    for name in ("clip-anytorch", "torchvision", "smplx", "setuptools", "torch", "safetensors"):
+        assert any(re.split(r"[=<>!~ ]", p)[0] == name for p in deps.REQUIREMENTS), name
+    assert deps.pip_command("/x")[-len(deps.REQUIREMENTS):] == list(deps.REQUIREMENTS)
 
 
 def test_installer_refuses_without_online_access(addon):
@@ -169,3 +188,89 @@ def test_seed_zero_is_the_prompts_own_motion(tiny_model, prefs):
     motion, info = runtime.generate_motion(runtime_settings(prefs), "a person jumps", 1.0, 0)
     assert np.array_equal(motion.rotations, tiny_model.generate("a person jumps", frames=30, seed=None).rotations)
     assert info["seed"] == 0
+
+
+def test_length_beyond_the_models_limit_is_reported_before_anything_is_made(fresh, short_model, prefs):
+    """The short model decodes at most 60 frames = 2 s at 30 fps (the bundled one: 1200 = 40 s)."""
+    bpy.ops.motionclip.add_smpl_rig()
+    expect_report(r"Invalid input: Length 2\.5 s is longer than model 'short' can make: at most 2 s "
+                  r"\(60 frames at 30 fps\)", seconds=2.5)
+    fresh.scene.render.fps = 60  # the scene's rate does not matter: the model decodes at its own 30 fps
+    assert bpy.ops.motionclip.generate(prompt="a person jumps", seconds=2.0) == {'FINISHED'}
+    action = fresh.active_object.animation_data.action
+    assert action.frame_range[1] - action.frame_range[0] + 1 == 119  # 60 frames at 30 fps -> 119 at 60 fps
+    with pytest.raises(runtime.LengthError, match="at most 2 s"):
+        runtime.generate_motion(runtime_settings(prefs), "a person jumps", 2.1, 0)
+
+
+def test_panel_flags_a_length_the_loaded_model_cannot_make(fresh, prefs, short_model_dir):
+    from motionclip_blender.blender import panel
+
+    prefs.checkpoint_path = short_model_dir
+    runtime.clear_cache()
+    assert panel.length_problem(fresh, 30.0) == ""  # no model loaded yet: the operator checks when it runs
+    runtime.get_model(runtime_settings(prefs))
+    assert panel.length_problem(fresh, 2.0) == ""
+    assert panel.length_problem(fresh, 30.0) == "Longer than the model's 2 s limit"
+    runtime.clear_cache()
+
+
+def test_info_report_names_bones_switched_to_quaternion(fresh, tiny_model, capfd):
+    bpy.ops.motionclip.add_smpl_rig()
+    arm = fresh.active_object
+    arm.pose.bones["left_elbow"].rotation_mode = 'XYZ'
+    arm.pose.bones["neck"].rotation_mode = 'AXIS_ANGLE'
+    capfd.readouterr()
+    assert bpy.ops.motionclip.generate(prompt="a person jumps", seconds=0.5) == {'FINISHED'}
+    out = "".join(capfd.readouterr())
+    assert "Baked 'MC_a_person_jumps'" in out and "2 bones switched to Quaternion rotation" in out, out
+    assert {pb.rotation_mode for pb in arm.pose.bones} == {'QUATERNION'}
+    assert bpy.ops.motionclip.generate(prompt="a person jumps", seconds=0.5) == {'FINISHED'}
+    assert "switched" not in "".join(capfd.readouterr())  # nothing changed the second time
+
+
+class _ModalStandIn:
+    """What Blender hands a modal operator, enough for ``cancel``: reports are collected."""
+
+    bl_label = "Stand-in"
+
+    def __init__(self):
+        self.reports = []
+
+    def report(self, kind, text):
+        self.reports.append((kind, text))
+
+
+def test_cancel_frees_the_running_job_when_blender_drops_the_modal_handler(fresh):
+    """File load / window close call ``cancel`` instead of ``modal``: the job must not stay 'running'."""
+    import threading
+
+    from motionclip_blender.blender import jobs
+
+    class Op(_ModalStandIn, jobs.ModelJobOperator):
+        pass
+
+    started = threading.Event()
+
+    def work():
+        while True:  # a long model run that reports steps
+            job.step(0.5, "working")
+            started.set()
+            threading.Event().wait(0.01)
+
+    op, wm = Op(), fresh.window_manager
+    job = op._job = jobs.Job.running = jobs.Job(work)
+    op._plan = None
+    job.thread.start()
+    assert started.wait(10)
+    op._timer = wm.event_timer_add(0.1, window=None)
+    wm.motionclip_status = "MotionCLIP: working"
+    op.cancel(fresh)
+    job.thread.join(10)
+    assert jobs.Job.running is None and op._timer is None and wm.motionclip_status == ""
+    assert job.cancelled and isinstance(job.error, jobs.JobCancelled) and not job.thread.is_alive()
+    from motionclip_blender.blender import latent_ops
+    from motionclip_blender.blender.operators import MOTIONCLIP_OT_generate
+
+    for cls in (MOTIONCLIP_OT_generate, *latent_ops.CLASSES):  # every model operator has it
+        assert cls.cancel is jobs.ModelJobOperator.cancel

@@ -200,7 +200,8 @@ def test_bad_input_leaves_the_scene_untouched(smpl, op, kwargs, match):
 
 def test_failure_while_writing_removes_what_was_made(smpl, monkeypatch):
     bake.bake_motion(smpl, stroll(), "A", start_frame=1)
-    before = state(smpl)
+    smpl.pose.bones["left_elbow"].rotation_mode = 'XYZ'  # the first clip's bake switches it to QUATERNION
+    modes, before = bake.rotation_modes(smpl), state(smpl)
     original, calls = bake.bake_motion, []
 
     def flaky(*args, **kwargs):  # the second clip's bake fails, after the first made its action
@@ -214,6 +215,32 @@ def test_failure_while_writing_removes_what_was_made(smpl, monkeypatch):
         bpy.ops.motionclip.blend(prompt_a="a person walks", prompt_b="a person sits down", seconds=1.0)
     assert len(calls) == 2 and state(smpl) == before
     assert not bpy.data.actions["A"].use_fake_user
+    assert bake.rotation_modes(smpl) == modes  # rolled back with the rest
+
+
+def test_lengths_beyond_the_models_limit_fail_before_anything_is_made(fresh, short_model):
+    """The short model decodes at most 2 s (60 frames at 30 fps); the scene runs at 24 fps, so an action's
+    length counts at the model's rate (49 scene frames = 2 s = 61 model frames)."""
+    fresh.scene.render.fps = 24
+    arm, _ = rig.add_smpl_rig(fresh, with_body=False)
+    bake.bake_motion(arm, stroll(frames=61), "long", start_frame=1, target_fps=24)  # 2 s: 61 frames at 30 fps
+    bake.bake_motion(arm, stroll(frames=60), "fits", start_frame=1, target_fps=24)
+    before = state(arm)
+    cases = [
+        ("blend", dict(mode='MIX', prompt_a="walk", prompt_b="jump", seconds=3.0), r"Length 3 s .* at most 2 s"),
+        ("blend", dict(prompt_a="walk", prompt_b="jump", seconds=1.0, transition=True, transition_seconds=2.5),
+         r"Transition length 2\.5 s is longer than model 'short' can make: at most 2 s \(60 frames at 30 fps\)"),
+        ("interpolate", dict(prompt_a="walk", prompt_b="jump", seconds=2.2), r"Length 2\.2 s"),
+        ("edit", dict(base_action="long", minus_prompt="walk", plus_prompt="run"),
+         r"Base clip of 2\.03 s \(61 frames\) is longer .* at most 2 s"),
+        ("variations", dict(action="long"), r"Varied clip of 2\.03 s \(61 frames\) is longer"),
+        ("variations", dict(prompt="jump", seconds=40.0), r"Length 40 s"),
+    ]
+    for op, kwargs, match in cases:
+        with pytest.raises(RuntimeError, match="Invalid input: " + match):
+            getattr(bpy.ops.motionclip, op)(**kwargs)
+        assert state(arm) == before, op
+    assert bpy.ops.motionclip.variations(action="fits", count=1) == {'FINISHED'}
 
 
 def test_empty_label_list_and_unmapped_rig(smpl):
@@ -254,8 +281,8 @@ def test_worker_thread_and_cancel(smpl, prefs):
 
 
 def test_edit_and_recognize_on_a_retargeted_rig(fresh, tiny_model):
-    retarget = pytest.importorskip("motionclip_blender.blender.retarget")
     from addon_tests import rig_builders as rb
+    from motionclip_blender.blender import retarget
     from test_retarget import build_armature
 
     fresh.scene.render.fps = FPS
@@ -299,9 +326,9 @@ PROMPTS = {  # clear prompts -> labels counted as right (near-synonyms in the de
 }
 
 
-@pytest.mark.skipif(not (model_dir() / "config.json").is_file(),
-                    reason="no bundled model in assets/model/config.json (train one: motionclip train)")
 def test_recognition_of_clear_prompts_with_the_bundled_model(fresh, prefs):
+    # The bundled model is part of the repository: its absence is a failure, not a reason to skip.
+    assert (model_dir() / "config.json").is_file(), f"the bundled model is missing: {model_dir()}"
     prefs.checkpoint_path = ""
     runtime.clear_cache()
     fresh.scene.render.fps = FPS

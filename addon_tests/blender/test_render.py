@@ -210,3 +210,91 @@ def test_operator_then_finetuned_checkpoint_in_prefs(fresh, prefs, motion_file, 
     with pytest.raises(RuntimeError, match="Not a usable checkpoint"):
         bpy.ops.motionclip.use_checkpoint(directory=str(tmp_path / "nothing"))
     runtime.clear_cache()
+
+
+KINDS = ("scenes", "objects", "meshes", "armatures", "cameras", "lights", "materials", "worlds", "actions")
+
+
+def datablocks() -> dict:
+    return {k: sorted(b.name for b in getattr(bpy.data, k)) for k in KINDS}
+
+
+def test_failing_setup_leaks_nothing(fresh, motion_file, tmp_path, monkeypatch):
+    """A failure after the private scene, rig and body exist (here: the camera) still removes all of them."""
+    from motionclip_blender.blender import demo
+
+    before = datablocks()
+
+    def no_camera(*args, **kwargs):
+        raise RuntimeError("no camera")
+
+    monkeypatch.setattr(demo, "frame_camera", no_camera)
+    with pytest.raises(RuntimeError, match="no camera"):
+        render.render_dataset([motion_file], tmp_path / "r", frames_per_motion=1, progress=False)
+    assert datablocks() == before
+    assert not json.loads((tmp_path / "r" / "manifest.json").read_text())["complete"]
+
+
+def test_user_data_added_or_renamed_mid_job_survives(fresh, motion_file, tmp_path):
+    """Panel renders run on a timer: between two frames the user may add or rename anything."""
+    users_mesh = bpy.data.meshes.new("Users_Mesh")
+    users_obj = bpy.data.objects.new("Users_Object", users_mesh)
+    fresh.scene.collection.objects.link(users_obj)
+    before = datablocks()
+    job = render.RenderJob(render.sources_from_files([motion_file]), tmp_path / "r", frames_per_motion=3)
+    steps = job.steps()
+    assert next(steps) == 1  # the private scene exists now
+    made = {k: set(v) - set(before[k]) for k, v in datablocks().items()}
+    assert made["scenes"] == {render.SCENE_NAME} and made["objects"] and made["meshes"]
+    # the user adds data of every kind the job makes, and renames things of theirs and of the job
+    new_obj = bpy.data.objects.new("Added_objects", bpy.data.meshes.new("Added_meshes"))
+    fresh.scene.collection.objects.link(new_obj)
+    for kind in ("cameras", "materials", "worlds", "actions", "armatures", "scenes"):
+        getattr(bpy.data, kind).new("Added_" + kind)
+    bpy.data.lights.new("Added_lights", 'POINT')
+    users_obj.name = "Renamed_By_User"
+    job.cam.name = "Job_Camera_Renamed_By_User"  # still the job's: removed at the end
+    assert next(steps) == 2
+    for _ in steps:
+        pass
+    assert job.complete
+    expected = {k: set(v) for k, v in before.items()}
+    for kind in KINDS:
+        expected[kind].add("Added_" + kind)
+    expected["objects"] = (expected["objects"] - {"Users_Object"}) | {"Renamed_By_User"}
+    assert datablocks() == {k: sorted(v) for k, v in expected.items()}
+    assert users_obj.data == users_mesh and new_obj.users_collection[0] == fresh.scene.collection
+
+
+def test_eevee_engine_identifier_follows_the_blender_version():
+    assert render.engine_id("EEVEE", (4, 4, 0)) == render.engine_id("EEVEE", (4, 5, 3)) == 'BLENDER_EEVEE_NEXT'
+    assert render.engine_id("EEVEE", (5, 0, 1)) == 'BLENDER_EEVEE'
+    assert render.engine_id("WORKBENCH", (4, 4, 0)) == 'BLENDER_WORKBENCH'
+    scene = bpy.data.scenes.new("engine_check")
+    try:
+        for name in ("WORKBENCH", "EEVEE"):  # this Blender accepts the identifiers chosen for it
+            scene.render.engine = render.ENGINES[name]
+            assert scene.render.engine == render.ENGINES[name]
+    finally:
+        bpy.data.scenes.remove(scene)
+
+
+def test_render_operator_cancel_closes_the_job(fresh, motion_file, tmp_path):
+    """File load / window close call the operator's ``cancel``: the job's teardown must run as on Esc."""
+    from motionclip_blender.blender.render_ops import MOTIONCLIP_OT_render_dataset as Op
+
+    class StandIn:  # a bpy Operator cannot be instantiated outside Blender's operator machinery
+        _stop, _end, cancel = Op._stop, Op._end, Op.cancel
+        _timer = None
+
+    before = datablocks()
+    op, wm = StandIn(), fresh.window_manager
+    op._job = render.RenderJob(render.sources_from_files([motion_file]), tmp_path / "r", frames_per_motion=3)
+    op._gen = op._job.steps()
+    op._timer = wm.event_timer_add(0.01, window=None)
+    wm.motionclip_status = "MotionCLIP: rendering frame 1/3"
+    assert next(op._gen) == 1 and render.SCENE_NAME in bpy.data.scenes
+    op.cancel(fresh)
+    assert datablocks() == before and op._gen is None and op._timer is None and wm.motionclip_status == ""
+    manifest = json.loads((tmp_path / "r" / "manifest.json").read_text())
+    assert not manifest["complete"] and len(manifest["items"]) == 1

@@ -256,3 +256,23 @@ def test_retarget_layer_imports_no_torch_at_top_level():
         header = src.split("\nclass ", 1)[0].split("\ndef ", 1)[0]
         for forbidden in ("import torch", "core.motion", "core.retarget", "import bake"):
             assert forbidden not in header, (mod, forbidden)
+
+
+def test_failed_retarget_bake_restores_rotation_modes(fresh, walk, monkeypatch):
+    tgt = build_armature(rb.mixamo(), "Mixamo")
+    for name in ("mixamorig:LeftForeArm", "mixamorig:Spine"):
+        tgt.pose.bones[name].rotation_mode = 'XYZ'
+    before, n = bake.rotation_modes(tgt), counts()
+
+    def fail(*args):  # bake_channels' last step, after it switched the modes
+        raise RuntimeError("assign failed")
+
+    monkeypatch.setattr(bake, "assign_action", fail)
+    fresh.view_layer.objects.active = tgt
+    with pytest.raises(RuntimeError, match="assign failed"):
+        retarget.apply_motion(fresh, tgt, walk, {"prompt": "walk"})
+    assert bake.rotation_modes(tgt) == before and counts() == n
+    monkeypatch.undo()
+    src = source_rig(walk)
+    bpy.ops.motionclip.retarget(source=src.name, target=tgt.name)
+    assert tgt.pose.bones["mixamorig:LeftForeArm"].rotation_mode == 'QUATERNION'

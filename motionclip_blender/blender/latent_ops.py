@@ -19,10 +19,10 @@ from contextlib import contextmanager
 import bpy
 from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, StringProperty
 
-from . import deps, jobs, prefs, readback, rig
+from . import deps, jobs, prefs, readback, retarget, rig
 
-_SECONDS = dict(name="Length", description="Length of generated clips in seconds", default=2.0, min=0.1,
-                soft_max=20.0, max=120.0)
+_SECONDS = dict(name="Length", description="Length of generated clips in seconds (checked against the model's "
+                "limit when it runs: 40 s for the bundled model)", default=2.0, min=0.1, soft_max=20.0, max=120.0)
 
 
 class _BadInput(Exception):
@@ -91,11 +91,10 @@ def write_clip(context, arm, motion, label: str, info: dict, start_frame: int | 
         action = bake.bake_motion(arm, motion, name, start_frame=start, target_fps=bake.scene_fps(scene),
                                   props=props)
     else:
-        mod = readback.retarget_module()
-        preset, custom, root_mode = mod.scene_options(context)
+        preset, custom, root_mode = retarget.scene_options(context)
         if keep_root and root_mode == 'KEEP_START':
             root_mode = 'FULL'
-        action, _ = mod.retarget_motion(context, arm, motion, name, preset=preset, custom=custom,
+        action, _ = retarget.retarget_motion(context, arm, motion, name, preset=preset, custom=custom,
                                         root_mode=root_mode, start_frame=start, target_fps=bake.scene_fps(scene),
                                         props=props)
     action.use_fake_user = True
@@ -104,13 +103,17 @@ def write_clip(context, arm, motion, label: str, info: dict, start_frame: int | 
 
 @contextmanager
 def rollback(arm):
-    """Undo this operator's changes to ``arm`` and ``bpy.data.actions`` if the block raises."""
+    """Undo this operator's changes to ``arm`` (action, NLA tracks, bone rotation modes) and ``bpy.data.actions``
+    if the block raises."""
+    from .bake import restoring_rotation_modes
+
     ad = arm.animation_data
     before = (ad.action, ad.action_slot) if ad else (None, None)
     n_tracks = len(ad.nla_tracks) if ad else 0
     names = {a.name: a.use_fake_user for a in bpy.data.actions}
     try:
-        yield
+        with restoring_rotation_modes(arm):
+            yield
     except Exception:
         ad = arm.animation_data
         if ad is not None:
@@ -176,6 +179,18 @@ class _LatentOperator(jobs.ModelJobOperator):
         plan["target"] = arm.name
         plan["settings"] = prefs.model_settings(context)
         return plan
+
+    def _apply_reporting(self, context, plan, result):
+        """As the base class, plus an INFO note when baking switched bones to quaternion rotation."""
+        from .bake import mode_note, rotation_modes
+
+        arm = bpy.data.objects.get(plan["target"])
+        modes = rotation_modes(arm) if arm is not None and arm.type == 'ARMATURE' else {}
+        status = super()._apply_reporting(context, plan, result)
+        note = mode_note(arm, modes) if modes and 'FINISHED' in status else ""
+        if note:
+            self.report({'INFO'}, note)
+        return status
 
     def _armature(self, plan):
         """The target again on the main thread; the user may have deleted or renamed it meanwhile."""

@@ -22,8 +22,17 @@ def _model(settings):
     return runtime.get_model(settings)
 
 
-def _frames(model, seconds: float) -> int:
-    return max(2, int(round(float(seconds) * model.fps)))
+def _frames(model, seconds: float, what: str = "Length") -> int:
+    """Frames at the model's fps; raises runtime.LengthError (naming the limit in seconds) when too long."""
+    return runtime.decode_frames(model, seconds, what)
+
+
+def _source_frames(model, source, seconds: float, what: str) -> int:
+    """Frames decoded for ``source``: ``seconds`` for a prompt, a clip's own length at the model's fps."""
+    if isinstance(source, str):
+        return _frames(model, seconds)
+    n = len(at_fps(source, model.fps))
+    return runtime.check_frames(model, n, f"{what} clip of {n / model.fps:.2f} s ({n} frames)")
 
 
 def at_fps(motion, fps: float):
@@ -63,8 +72,10 @@ def sequence(settings, a, b, *, seconds: float, crossfade: int, transition_secon
     Returns {"clips": [Motion...], "crossfade": int, "names": [...]}; the first clip is ``a`` unchanged when
     it is a Motion (its action is reused as is)."""
     model = _model(settings)
+    frames = _frames(model, seconds)  # every length is checked before the first clip is made
+    if transition_seconds > 0:
+        _frames(model, transition_seconds, "Transition length")
     job.step(0.05, "clip A")
-    frames = _frames(model, seconds)
     clip_a = at_fps(a if not isinstance(a, str) else model.generate(a, frames=frames), fps)
     job.step(0.3, "clip B")
     clip_b = at_fps(b if not isinstance(b, str) else model.generate(b, frames=frames), fps)
@@ -93,10 +104,11 @@ def mix(settings, a, b, *, alpha: float, seconds: float, job):
     from ..core.api import mix_latents
 
     model = _model(settings)
+    frames = _frames(model, seconds)
     job.step(0.2, "encoding")
     z = mix_latents(model.latent(a), model.latent(b), float(alpha))
     job.step(0.6, "decoding")
-    return model.decode(z, _frames(model, seconds)), {"model": str(model.name), "alpha": float(alpha)}
+    return model.decode(z, frames), {"model": str(model.name), "alpha": float(alpha)}
 
 
 def interpolate(settings, a, b, *, count: int, include_ends: bool, seconds: float, job):
@@ -104,10 +116,10 @@ def interpolate(settings, a, b, *, count: int, include_ends: bool, seconds: floa
     from ..core.api import mix_latents
 
     model = _model(settings)
+    frames, out = _frames(model, seconds), []
     ts = np.linspace(0.0, 1.0, count + 2)
     ts = ts if include_ends else ts[1:-1]
     za, zb = model.latent(a), model.latent(b)
-    frames, out = _frames(model, seconds), []
     for i, t in enumerate(ts):
         job.step(i / len(ts), f"clip {i + 1}/{len(ts)}")
         out.append((float(t), model.decode(mix_latents(za, zb, float(t)), frames)))
@@ -117,8 +129,8 @@ def interpolate(settings, a, b, *, count: int, include_ends: bool, seconds: floa
 def edit(settings, base, minus, plus, *, seconds: float, job):
     """z = E(base) − E(minus) + E(plus), decoded; a base clip keeps its length."""
     model = _model(settings)
+    frames = _source_frames(model, base, seconds, "Base")
     job.step(0.3, "editing")
-    frames = None if not isinstance(base, str) else _frames(model, seconds)
     return model.edit(base, minus, plus, frames=frames), {"model": str(model.name)}
 
 
@@ -134,8 +146,8 @@ def variations(settings, source, *, count: int, seed: int, variation: float, sec
     from ..core.api import perturb
 
     model = _model(settings)
+    frames = _source_frames(model, source, seconds, "Varied")
     z = model.latent(source)
-    frames = _frames(model, seconds) if isinstance(source, str) else len(at_fps(source, model.fps))
     out = []
     for i in range(count):
         job.step(i / count, f"variation {i + 1}/{count}")

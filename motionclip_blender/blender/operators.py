@@ -76,6 +76,7 @@ class MOTIONCLIP_OT_generate(jobs.ModelJobOperator, bpy.types.Operator):
     prompt: StringProperty(name="Prompt", description="What the character does, e.g. 'a person jumps'", default="")
     seconds: FloatProperty(name="Length", description="Length of the motion in seconds", default=2.0,
                            min=0.1, soft_max=20.0, max=120.0, subtype='TIME_ABSOLUTE', unit='TIME_ABSOLUTE')
+    # (120 s is only the field's bound: the model's own limit, 40 s for the bundled one, is checked when it runs.)
     seed: IntProperty(name="Seed",
                       description="Variation seed: 0 is the prompt's own motion, others give reproducible variations",
                       default=0, min=0)
@@ -119,6 +120,7 @@ class MOTIONCLIP_OT_generate(jobs.ModelJobOperator, bpy.types.Operator):
                                    f"{reason or 'it is in Edit Mode'}")
             return {'CANCELLED'}
         motion, info = result
+        modes = bake.rotation_modes(arm)
         if rig.is_smpl_armature(arm)[0]:
             action = bake.apply_motion(context, arm, motion, info, set_frame_range=self.set_frame_range)
         else:
@@ -129,7 +131,9 @@ class MOTIONCLIP_OT_generate(jobs.ModelJobOperator, bpy.types.Operator):
             except retarget.MapError as exc:
                 self.report({'ERROR'}, f"Retarget failed: {exc}")
                 return {'CANCELLED'}
-        self.report({'INFO'}, f"Baked '{action.name}' ({action.frame_range[1] - action.frame_range[0] + 1:.0f} frames)")
+        note = bake.mode_note(arm, modes)
+        self.report({'INFO'}, f"Baked '{action.name}' ({action.frame_range[1] - action.frame_range[0] + 1:.0f} frames)"
+                              + (f"; {note}" if note else ""))
         return {'FINISHED'}
 
 

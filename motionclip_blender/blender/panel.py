@@ -9,7 +9,21 @@ from __future__ import annotations
 import bpy
 from bpy.props import FloatProperty, IntProperty, PointerProperty, StringProperty
 
+from . import prefs, runtime
 from .operators import MOTIONCLIP_OT_add_smpl_rig, MOTIONCLIP_OT_generate, check_target
+
+
+def length_problem(context, seconds: float) -> str:
+    """Why ``seconds`` is too long for the loaded model ("" when it fits, or before a model is loaded; the
+    operators check again with the model in hand)."""
+    model = runtime.cached_model(prefs.model_settings(context))
+    if model is None:
+        return ""
+    try:
+        runtime.decode_frames(model, seconds)
+    except runtime.LengthError:
+        return f"Longer than the model's {runtime.max_seconds(model):g} s limit"
+    return ""
 
 
 class MotionCLIPSettings(bpy.types.PropertyGroup):
@@ -39,6 +53,9 @@ class VIEW3D_PT_motionclip(bpy.types.Panel):
         row.prop(settings, "seed")
         fps = context.scene.render.fps / context.scene.render.fps_base
         col.label(text=f"{round(settings.seconds * fps)} frames at {fps:g} fps")
+        too_long = length_problem(context, settings.seconds)
+        if too_long:
+            col.label(text=too_long, icon='ERROR')
 
         arm, reason = check_target(context)
         box = layout.box()
@@ -52,7 +69,7 @@ class VIEW3D_PT_motionclip(bpy.types.Panel):
             layout.label(text=status, icon='TIME')
         row = layout.row()
         row.scale_y = 1.4
-        row.enabled = arm is not None and bool(settings.prompt.strip()) and not status
+        row.enabled = arm is not None and bool(settings.prompt.strip()) and not status and not too_long
         op = row.operator(MOTIONCLIP_OT_generate.bl_idname, text="Generate", icon='PLAY')
         op.prompt, op.seconds, op.seed = settings.prompt, settings.seconds, settings.seed
         op.set_frame_range = True

@@ -6,15 +6,13 @@ action on such a rig works, hand-keyed ones included (quaternion, Euler or axis-
 the action does not key keep their current pose). Reading the fcurves instead of evaluating the scene
 frame by frame keeps the scene (current frame, assigned action, NLA) untouched and costs milliseconds.
 
-Other rigs go through the retarget module's reverse path (issue 6: ``retarget.read_motion`` with the
-Retarget panel's bone map), which samples the evaluated pose: the action is assigned for the read and
-everything is restored after. That module is looked up with importlib at call time, so this one works
-without it (a non-SMPL rig is then reported as unmapped).
+Other rigs go through the retarget module's reverse path (``retarget.read_motion`` with the Retarget
+panel's bone map), which samples the evaluated pose: the action is assigned for the read and everything is
+restored after.
 """
 
 from __future__ import annotations
 
-import importlib
 import re
 from contextlib import contextmanager
 
@@ -23,9 +21,8 @@ import numpy as np
 from mathutils import Euler, Quaternion
 
 from ..core.skeleton import JOINT_NAMES
-from . import rig
+from . import retarget, rig
 
-RETARGET_MODULE = f"{__package__}.retarget"
 _BONE_PATH = re.compile(r'^pose\.bones\["((?:[^"\\]|\\.)*)"\]\.(\w+)$')
 
 
@@ -40,9 +37,7 @@ class ReadbackError(ValueError):
 # --- slots and channels -----------------------------------------------------------------------------
 def slot_for(arm, action):
     """The action slot that animates ``arm``: the assigned one, else the OBJECT slot named after it, else the
-    first OBJECT slot. None for legacy (pre-4.4) actions."""
-    if not hasattr(action, "slots"):
-        return None  # pragma: no cover - Blender < 4.4
+    first OBJECT slot (None when the action has none)."""
     ad = arm.animation_data
     if ad is not None and ad.action == action and ad.action_slot is not None:
         return ad.action_slot
@@ -54,9 +49,7 @@ def slot_for(arm, action):
 
 
 def fcurves_of(action, slot=None) -> list:
-    """The fcurves of ``action`` for ``slot`` (all slots when None), on 4.4+ slotted and legacy actions."""
-    if not hasattr(action, "layers"):
-        return list(action.fcurves)  # pragma: no cover - Blender < 4.4
+    """The fcurves of ``action`` for ``slot`` (all slots when None)."""
     out = []
     for layer in action.layers:
         for strip in layer.strips:
@@ -119,41 +112,26 @@ def motion_from_action(arm, action=None, *, fps: float | None = None, frames: tu
         raise ReadbackError(reason)
     if rig.is_smpl_armature(arm)[0]:
         return smpl_motion_from_action(arm, action, fps, frames)
-    mod = retarget_module()
-    problem = rig_problem(arm, mod)
+    problem = rig_problem(arm)
     if problem:
         raise UnmappedRigError(problem)
-    preset, custom, _ = mod.scene_options(bpy.context)
+    preset, custom, _ = retarget.scene_options(bpy.context)
     with _assigned(arm, action, slot_for(arm, action)):
         try:
-            motion = mod.read_motion(bpy.context, arm, frames[0], frames[1], preset=preset, custom=custom)
+            motion = retarget.read_motion(bpy.context, arm, frames[0], frames[1], preset=preset, custom=custom)
         except ValueError as exc:  # MapError / RetargetError: the map stopped fitting
             raise UnmappedRigError(f"Armature '{arm.name}' cannot be mapped to SMPL: {exc}") from None
     return motion if abs(motion.fps - fps) < 1e-6 else motion.resample(fps)
 
 
-def retarget_module():
-    """The retarget module (issue 6), or None while it is absent."""
-    try:
-        return importlib.import_module(RETARGET_MODULE)
-    except ModuleNotFoundError as exc:
-        if exc.name != RETARGET_MODULE:
-            raise  # the module exists but something it imports is missing: that is a real error
-        return None
-
-
-def rig_problem(arm, mod=None) -> str:
+def rig_problem(arm) -> str:
     """"" when actions on ``arm`` can be read (and Motions baked): an SMPL rig, or one the Retarget panel's bone
     map fits; else the reason, naming the missing bones."""
     if rig.is_smpl_armature(arm)[0]:
         return ""
-    mod = mod or retarget_module()
-    if mod is None or not hasattr(mod, "read_motion"):
-        return (f"Armature '{arm.name}' is an unmapped rig: it is not an SMPL rig and retargeting is not "
-                "available in this version")
-    preset, custom, _ = mod.scene_options(bpy.context)
+    preset, custom, _ = retarget.scene_options(bpy.context)
     try:
-        mod.resolve_map(arm, preset, custom)
+        retarget.resolve_map(arm, preset, custom)
     except ValueError as exc:
         return f"Armature '{arm.name}' is an unmapped rig: {exc}"
     return ""

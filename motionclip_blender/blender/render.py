@@ -45,13 +45,23 @@ FORMAT = "motionclip-render-manifest"
 FORMAT_VERSION = 1
 MANIFEST_NAME = "manifest.json"
 SCENE_NAME = "MotionCLIP_Render"
-ENGINES = {"WORKBENCH": 'BLENDER_WORKBENCH', "EEVEE": 'BLENDER_EEVEE'}  # 'BLENDER_EEVEE_NEXT' before 5.0
+
+
+def engine_id(engine: str, version: tuple = bpy.app.version) -> str:
+    """Blender's render engine identifier: EEVEE is 'BLENDER_EEVEE_NEXT' on 4.2–4.5, 'BLENDER_EEVEE' again in 5.0."""
+    if engine == "EEVEE":
+        return 'BLENDER_EEVEE' if tuple(version) >= (5, 0, 0) else 'BLENDER_EEVEE_NEXT'
+    return 'BLENDER_' + engine
+
+
+ENGINES = {name: engine_id(name) for name in ("WORKBENCH", "EEVEE")}
 # White like the paper's renders (and like encoders._to_pil composites transparency): the body is the only
 # thing CLIP sees. With the 'Standard' view transform the PNG background is exactly this colour.
 BACKGROUND = (1.0, 1.0, 1.0)
 BODY_COLOR = (0.8, 0.55, 0.35, 1.0)
-# Datablock types the job creates (objects first: removing them frees their data for removal).
-_CREATED_KINDS = ("objects", "meshes", "armatures", "cameras", "lights", "materials", "worlds")
+# Datablock types the job creates, in removal order (scene and objects first: that frees their data).
+_CREATED_KINDS = ("scenes", "objects", "meshes", "armatures", "cameras", "lights", "materials", "worlds", "actions")
+_OWNER = "motionclip_render_job"  # ID property: the token of the job that made a datablock
 AZIMUTH_DEG, ELEVATION_DEG = 25.0, 12.0  # front-left, slightly above: both arms and legs readable
 
 
@@ -96,10 +106,9 @@ def sources_from_files(paths, labels: dict[str, str] | None = None) -> list[Moti
 
 
 def _action_channelbags(action):
-    for layer in getattr(action, "layers", ()):
+    for layer in action.layers:
         for strip in layer.strips:
-            for bag in getattr(strip, "channelbags", ()):
-                yield bag
+            yield from strip.channelbags
 
 
 def is_smpl_action(action) -> bool:
@@ -143,9 +152,13 @@ def _write_json_atomic(path: Path, data: dict) -> None:
     os.replace(tmp, path)
 
 
+def _pointers() -> dict[str, set[int]]:
+    return {k: {b.as_pointer() for b in getattr(bpy.data, k)} for k in _CREATED_KINDS}
+
+
 def _setup_eevee(scene, body) -> None:
     """EEVEE needs a material for the body colour, a world shader for the background and a light."""
-    scene.render.engine = ENGINES["EEVEE"]
+    scene.render.engine = engine_id("EEVEE")
     world = scene.world
     world.use_nodes = True  # deprecated (always on) in 5.0 but required before it
     bg = next((n for n in world.node_tree.nodes if n.type == 'BACKGROUND'), None)
@@ -190,6 +203,10 @@ class RenderJob:
         self.motions: list[dict] = []
         self.done, self.complete = 0, False
         self.scene = None
+        # The datablocks this job made (pointers per bpy.data collection, each also tagged with the job's token):
+        # only these are removed at the end, whatever the user adds or renames meanwhile.
+        self._token = f"{id(self):x}-{os.getpid()}-{os.urandom(4).hex()}"
+        self._created: dict[str, set[int]] = {k: set() for k in _CREATED_KINDS}
 
     @property
     def total(self) -> int:
@@ -200,16 +217,36 @@ class RenderJob:
         return self.out / MANIFEST_NAME
 
     # --- scene ------------------------------------------------------------------------------------
-    def _setup(self) -> None:
+    def _load_inputs(self):
+        """Everything that can fail before any datablock exists: output folders, the SMPL model file."""
         demo.preload_triton()  # before the first render of the process: see its docstring (a segfault otherwise)
         for sub in ("images", "motions"):
             (self.out / sub).mkdir(parents=True, exist_ok=True)
-        smpl = None
-        if self.smpl_model_path:  # load before touching bpy data: a bad file fails cleanly
+        if self.smpl_model_path:
             from ..core.smpl_body import load_smpl_body
 
-            smpl = load_smpl_body(self.smpl_model_path)
-        self._existing = {k: {b.name for b in getattr(bpy.data, k)} for k in _CREATED_KINDS}
+            return load_smpl_body(self.smpl_model_path)
+        return None
+
+    def _own(self, before: dict[str, set[int]]) -> None:
+        """Record (and tag) every datablock created since ``before`` as this job's."""
+        for kind in _CREATED_KINDS:
+            for block in getattr(bpy.data, kind):
+                ptr = block.as_pointer()
+                if ptr not in before[kind] and ptr not in self._created[kind]:
+                    block[_OWNER] = self._token
+                    self._created[kind].add(ptr)
+
+    def _setup(self, smpl) -> None:
+        """The private scene with its rig, body and camera. Runs inside ``steps``' try: whatever it made before a
+        failure is recorded (``_own`` in the finally) and removed by ``_teardown``."""
+        before = _pointers()
+        try:
+            self._build_scene(smpl)
+        finally:
+            self._own(before)
+
+    def _build_scene(self, smpl) -> None:
         scene = self.scene = bpy.data.scenes.new(SCENE_NAME)
         # create_armature needs edit mode on the new rig, and mode_set follows the *window's* view layer (a
         # context override of scene/view_layer is not enough): show the render scene for the few ms it takes.
@@ -239,18 +276,20 @@ class RenderJob:
             _setup_eevee(scene, self.body)
         self.cam = demo.frame_camera(scene, np.zeros((2, 3)) + [[0, 0, 0], [0, 0, 1]], cam=None)
 
+    def _remove_own(self, kind: str, block) -> None:
+        self._created[kind].discard(block.as_pointer())
+        getattr(bpy.data, kind).remove(block)
+
     def _teardown(self) -> None:
-        """Remove the scene and every datablock the job created (a snapshot of names taken in _setup)."""
-        scene, self.scene = self.scene, None
-        if scene is None:
-            return
-        bpy.data.scenes.remove(scene)
-        for kind, before in self._existing.items():
-            coll = getattr(bpy.data, kind)
-            for block in [b for b in coll if b.name not in before]:
-                coll.remove(block)
-        for act in [a for a in bpy.data.actions if a.get("motionclip_render_tmp")]:
-            bpy.data.actions.remove(act)
+        """Remove the datablocks this job made (recorded by pointer and tagged with its token), nothing else:
+        the user's data, even added or renamed while the job ran, is never touched. Live collections are
+        scanned rather than stored references dereferenced, so a block the user deleted is simply skipped."""
+        self.scene = None
+        for kind in _CREATED_KINDS:
+            coll, mine = getattr(bpy.data, kind), self._created[kind]
+            for block in [b for b in coll if b.as_pointer() in mine and b.get(_OWNER) == self._token]:
+                self._remove_own(kind, block)
+            mine.clear()
 
     # --- one motion -------------------------------------------------------------------------------
     def _prepare(self, src: MotionSource) -> tuple[Motion, int]:
@@ -258,17 +297,18 @@ class RenderJob:
         ad = self.arm.animation_data or self.arm.animation_data_create()
         old = ad.action
         ad.action = None
-        if old is not None and old.get("motionclip_render_tmp"):
-            bpy.data.actions.remove(old)
+        if old is not None and old.as_pointer() in self._created["actions"] and old.get(_OWNER) == self._token:
+            self._remove_own("actions", old)
         if src.action is None:
-            bake.bake_motion(self.arm, src.motion, f"MCR_{src.id}", start_frame=1,
-                             props={"motionclip_render_tmp": True})
+            before = _pointers()
+            bake.bake_motion(self.arm, src.motion, f"MCR_{src.id}", start_frame=1)
+            self._own(before)
             return src.motion, 1
         action = bpy.data.actions.get(src.action)
         if action is None:
             raise RenderError(f"action '{src.action}' no longer exists")
         ad.action = action
-        if getattr(action, "slots", None) and len(action.slots):
+        if len(action.slots):
             # The user's action was keyed for their rig's slot; play that slot on the render rig.
             ad.action_slot = next((s for s in action.slots if s.target_id_type == 'OBJECT'), action.slots[0])
         first, last = (int(round(v)) for v in action.frame_range)
@@ -318,8 +358,9 @@ class RenderJob:
     # --- driving ----------------------------------------------------------------------------------
     def steps(self):
         """Generator: renders one frame per iteration and yields the number of frames done."""
-        self._setup()
+        smpl = self._load_inputs()  # creates no datablocks: a bad SMPL file fails before anything exists
         try:
+            self._setup(smpl)
             for src in self.sources:
                 motion, first = self._prepare(src)
                 rel = Path("motions") / f"{src.id}.npz"

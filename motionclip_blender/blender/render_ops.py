@@ -5,7 +5,8 @@ the heavy module is imported inside ``execute``/``invoke`` only.
 
 Render Dataset runs like Generate: blocking from scripts and in background mode; from the UI a window-manager
 timer renders one frame per tick (rendering must happen on the main thread), with the progress bar and a
-status line, and Esc stops it — the frames done so far stay on disk with a manifest marked incomplete.
+status line, and Esc stops it (as does Blender dropping the handler: file load, window close; see ``cancel``) —
+the frames done so far stay on disk with a manifest marked incomplete.
 """
 
 from __future__ import annotations
@@ -104,10 +105,22 @@ class MOTIONCLIP_OT_render_dataset(bpy.types.Operator):
         if context.workspace:
             context.workspace.status_text_set(None)
 
+    def _stop(self, context):
+        """Close the job (its finally writes the partial manifest and removes the render scene), then the UI."""
+        gen, self._gen = self._gen, None
+        try:
+            if gen is not None:
+                gen.close()
+        finally:
+            self._end(context)
+
+    def cancel(self, context):
+        """Blender dropped the modal handler (a file was loaded, the window closed): same as Esc."""
+        self._stop(context)
+
     def modal(self, context, event):
         if event.type == 'ESC' and event.value == 'PRESS':
-            self._gen.close()  # runs the job's finally: partial manifest, render scene removed
-            self._end(context)
+            self._stop(context)
             self._finished(self._job)
             return {'CANCELLED'}
         if event.type != 'TIMER':

@@ -218,8 +218,9 @@ def retarget_motion(context, arm, motion, name: str, *, preset: str = AUTO, cust
                     root_mode: str = 'FULL', start_frame: int | None = None, target_fps: float | None = None,
                     props: dict | None = None):
     """Bake a core Motion onto any mapped armature; returns (action, notes). Raises MapError / RetargetError
-    before touching data; removes its action if the bake itself fails."""
+    before touching data; removes its action and restores the bones' rotation modes if the bake itself fails."""
     from ..core.retarget import Retargeter, RetargetError
+    from .bake import restoring_rotation_modes
 
     bone_map, label = resolve_map(arm, preset, custom)
     rig = rig_rest(arm)
@@ -239,8 +240,9 @@ def retarget_motion(context, arm, motion, name: str, *, preset: str = AUTO, cust
     existing = set(bpy.data.actions)
     props = {**(props or {}), "retarget_map": json.dumps(bone_map)}
     try:
-        action = bake_channels(arm, channels, name, context.scene.frame_start if start_frame is None else start_frame,
-                               props)
+        with restoring_rotation_modes(arm):
+            action = bake_channels(arm, channels, name,
+                                   context.scene.frame_start if start_frame is None else start_frame, props)
     except Exception:
         for act in [a for a in bpy.data.actions if a not in existing]:
             bpy.data.actions.remove(act)
@@ -310,6 +312,8 @@ class MOTIONCLIP_OT_retarget(bpy.types.Operator):
         if missing:
             self.report({'ERROR'}, deps.missing_message(missing))
             return {'CANCELLED'}
+        from .bake import mode_note, rotation_modes
+
         try:
             source = _armature(self.source, "source")
             target = _armature(self.target or (context.active_object.name if context.active_object else ""),
@@ -322,6 +326,7 @@ class MOTIONCLIP_OT_retarget(bpy.types.Operator):
             src_custom = scene_options(context)[1] if self.source_preset == CUSTOM else None
             motion = read_motion(context, source, first, last, self.source_preset, src_custom)
             src_action = source.animation_data.action
+            modes = rotation_modes(target)
             action, notes = retarget_motion(
                 context, target, motion, f"{src_action.name}_{target.name}", preset=preset, custom=custom,
                 root_mode=self.root_motion, start_frame=first,
@@ -331,6 +336,7 @@ class MOTIONCLIP_OT_retarget(bpy.types.Operator):
             return {'CANCELLED'}
         if self.set_frame_range:
             context.scene.frame_start, context.scene.frame_end = first, last
+        notes += [n for n in (mode_note(target, modes),) if n]
         self.report({'INFO'}, f"Retargeted {len(motion)} frames from '{source.name}' onto '{target.name}' as "
                               f"'{action.name}' ({'; '.join(notes)})")
         return {'FINISHED'}

@@ -8,7 +8,6 @@ install torch — even when torch is missing.
 
 from __future__ import annotations
 
-import inspect
 import threading
 
 from . import deps
@@ -19,6 +18,10 @@ _cache: dict[tuple, object] = {}
 
 class DependencyError(RuntimeError):
     """torch or another runtime requirement cannot be imported."""
+
+
+class LengthError(ValueError):
+    """A clip is longer than the model can decode; the message names the limit in seconds."""
 
 
 def get_model(settings: dict):
@@ -39,14 +42,36 @@ def get_model(settings: dict):
             torch.set_num_threads(int(settings["threads"]))
         model = _cache.get(key)
         if model is None:
-            kwargs = {"path": settings.get("path")}
-            # The encoder override is passed only if this core version supports one.
-            if settings.get("encoder") and "encoder" in inspect.signature(load_model).parameters:
-                kwargs["encoder"] = settings["encoder"]
-            model = load_model(**kwargs)
+            model = load_model(path=settings.get("path"), encoder=settings.get("encoder") or None)
             _cache.clear()  # one model at a time: they are large
             _cache[key] = model
         return model
+
+
+def cached_model(settings: dict):
+    """The model for ``settings`` if it is already loaded, else None (never loads: safe in a panel's draw)."""
+    return _cache.get((settings.get("path"), settings.get("encoder")))
+
+
+def max_seconds(model) -> float:
+    """The longest clip ``model`` decodes, in seconds (its decoder's ``max_frames`` at its fps)."""
+    return int(model.network.config.max_frames) / float(model.fps)
+
+
+def check_frames(model, frames: int, what: str) -> int:
+    """``frames`` (at the model's fps) if the model can decode that many, else LengthError naming the limit.
+    Called before any model work, so an over-long request fails before anything is computed or created."""
+    limit = int(model.network.config.max_frames)
+    if frames > limit:
+        raise LengthError(f"{what} is longer than model '{model.name}' can make: at most {max_seconds(model):g} s "
+                          f"({limit} frames at {float(model.fps):g} fps)")
+    return frames
+
+
+def decode_frames(model, seconds: float, what: str = "Length") -> int:
+    """Frames at the model's fps for a clip of ``seconds`` (the bake resamples them to the scene's fps after),
+    checked against the model's limit."""
+    return check_frames(model, max(2, int(round(float(seconds) * model.fps))), f"{what} {float(seconds):g} s")
 
 
 def model_load_error():
@@ -69,7 +94,7 @@ def generate_motion(settings: dict, prompt: str, seconds: float, seed: int | Non
     Seed 0 (or None) decodes the prompt's own embedding — the model's best guess; seeds 1, 2, … are
     reproducible variations around it (the UI's "variation seed")."""
     model = get_model(settings)
-    frames = max(2, int(round(seconds * model.fps)))
+    frames = decode_frames(model, seconds)
     motion = model.generate(prompt, frames=frames, seed=int(seed) if seed else None)
     info = {"prompt": prompt, "model": str(model.name), "encoder": str(model.encoder_name),
             "seed": int(seed or 0), "seconds": float(seconds), "model_fps": float(model.fps)}
