@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
 from .dataset import fixed_windows, load_clips, load_split
 from .motion import Motion
@@ -52,7 +53,8 @@ def _rotation_error_deg(a: Motion, b: Motion) -> float:
     return float(torch.rad2deg(torch.acos(cos)).mean())
 
 
-def compute_metrics(model, clips, frames: int | None = None, min_frames: int | None = 30) -> dict:
+def compute_metrics(model, clips, frames: int | None = None, min_frames: int | None = 30,
+                    progress: bool = False) -> dict:
     """All figures for one split. ``model`` is an api.MotionCLIP. Windows are ``frames`` long; clips
     shorter than that (but at least ``min_frames``) count as one window of their own length."""
     frames = frames or model.frames
@@ -60,7 +62,7 @@ def compute_metrics(model, clips, frames: int | None = None, min_frames: int | N
     if not windows:
         raise ValueError(f"no clip has {frames} frames to evaluate")
     mpjpe, rot_err, latents = [], [], []
-    for w in windows:
+    for w in tqdm(windows, desc="evaluating", unit="window", disable=not progress):
         z = model.encode(w.motion)
         latents.append(z)
         rec = model.decode(z, len(w.motion))
@@ -116,7 +118,7 @@ def evaluate(model_path: str | None, data_dir: str, json_path: str | None, split
     clips = load_clips(data_dir, load_split()[split], model.fps)
     torch.manual_seed(0)
     with torch.no_grad():
-        metrics = compute_metrics(model, clips)
+        metrics = compute_metrics(model, clips, progress=True)
     metrics["split"] = split
     metrics["model"] = model.name
     print(format_table(metrics, f"{model.name} on the {split} split"))
