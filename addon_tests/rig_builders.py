@@ -205,3 +205,27 @@ def big_rig(n_bones: int = 65) -> TestRig:
 
 
 ALL_RIGS = {"mixamo": mixamo, "rigify": rigify, "ue": ue_mannequin}
+
+
+def build_armature(test_rig: TestRig, name: str):
+    """Create ``test_rig`` as a Blender armature object in the current scene (bpy imported here only, so the
+    bpy-free tests can use the rest of this module)."""
+    import bpy
+    from mathutils import Matrix, Vector
+
+    data = bpy.data.armatures.new(name)
+    obj = bpy.data.objects.new(name, data)
+    bpy.context.collection.objects.link(obj)
+    bpy.context.view_layer.objects.active = obj
+    bpy.ops.object.mode_set(mode='EDIT')
+    for spec in test_rig.bones:
+        eb = data.edit_bones.new(spec.name)
+        eb.head, eb.tail = Vector(spec.head), Vector(spec.tail)
+        eb.align_roll(Vector(spec.z_axis))
+    for spec in test_rig.bones:
+        if spec.parent:
+            data.edit_bones[spec.name].parent = data.edit_bones[spec.parent]
+            data.edit_bones[spec.name].use_connect = spec.connected
+    bpy.ops.object.mode_set(mode='OBJECT')
+    obj.matrix_world = Matrix(test_rig.object_matrix.tolist())
+    return obj

@@ -22,7 +22,6 @@ sys.path.insert(0, str(REPO))
 import bpy  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
-from mathutils import Matrix, Vector  # noqa: E402
 
 from addon_tests import rig_builders as rb  # noqa: E402
 from motionclip_blender.blender import bake, retarget, rig  # noqa: E402
@@ -48,23 +47,7 @@ def walk(frames: int) -> Motion:
     return Motion(np.tile(m.rotations, (reps, 1, 1))[:frames], np.tile(m.translation, (reps, 1))[:frames], m.fps)
 
 
-def build(test_rig: rb.TestRig, name: str):
-    data = bpy.data.armatures.new(name)
-    obj = bpy.data.objects.new(name, data)
-    bpy.context.collection.objects.link(obj)
-    bpy.context.view_layer.objects.active = obj
-    bpy.ops.object.mode_set(mode='EDIT')
-    for s in test_rig.bones:
-        eb = data.edit_bones.new(s.name)
-        eb.head, eb.tail = Vector(s.head), Vector(s.tail)
-        eb.align_roll(Vector(s.z_axis))
-    for s in test_rig.bones:
-        if s.parent:
-            data.edit_bones[s.name].parent = data.edit_bones[s.parent]
-            data.edit_bones[s.name].use_connect = s.connected
-    bpy.ops.object.mode_set(mode='OBJECT')
-    obj.matrix_world = Matrix(test_rig.object_matrix.tolist())
-    return obj
+build = rb.build_armature
 
 
 def fresh():

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from mathutils import Matrix, Vector
 
 import bpy
 from addon_tests import rig_builders as rb
@@ -33,23 +32,7 @@ def walk():
     return random_motion(frames=80)
 
 
-def build_armature(test_rig: rb.TestRig, name: str):
-    data = bpy.data.armatures.new(name)
-    obj = bpy.data.objects.new(name, data)
-    bpy.context.collection.objects.link(obj)
-    bpy.context.view_layer.objects.active = obj
-    bpy.ops.object.mode_set(mode='EDIT')
-    for spec in test_rig.bones:
-        eb = data.edit_bones.new(spec.name)
-        eb.head, eb.tail = Vector(spec.head), Vector(spec.tail)
-        eb.align_roll(Vector(spec.z_axis))
-    for spec in test_rig.bones:
-        if spec.parent:
-            data.edit_bones[spec.name].parent = data.edit_bones[spec.parent]
-            data.edit_bones[spec.name].use_connect = spec.connected
-    bpy.ops.object.mode_set(mode='OBJECT')
-    obj.matrix_world = Matrix(test_rig.object_matrix.tolist())
-    return obj
+build_armature = rb.build_armature
 
 
 def source_rig(motion):
