@@ -211,5 +211,5 @@ def load_model(path: str | os.PathLike | None = None, encoder: Encoder | str | N
             encoder = load_encoder(encoder)
         except EncoderError as exc:
             raise ModelLoadError(str(exc)) from None
-    name = os.path.basename(os.path.normpath(str(target)))
+    name = "bundled" if path is None else os.path.basename(os.path.normpath(str(target)))
     return MotionCLIP(network, meta, encoder=encoder, name=name)
