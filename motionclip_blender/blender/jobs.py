@@ -27,6 +27,15 @@ import bpy
 from . import runtime
 
 
+def release_modal_timer(op, context) -> None:
+    """Remove a modal operator's ``_timer`` and end its progress bar (shared by every modal MotionCLIP job)."""
+    wm = context.window_manager
+    if op._timer is not None:
+        wm.event_timer_remove(op._timer)
+        op._timer = None
+    wm.progress_end()
+
+
 class JobCancelled(Exception):
     """Raised inside ``_compute`` by ``job.step`` once the user cancelled."""
 
@@ -164,11 +173,7 @@ class ModelJobOperator:
                 area.tag_redraw()
 
     def _end(self, context):
-        wm = context.window_manager
-        if self._timer is not None:
-            wm.event_timer_remove(self._timer)
-            self._timer = None
-        wm.progress_end()
+        release_modal_timer(self, context)
         self._status(context, clear=True)
         if Job.running is self._job:
             Job.running = None

@@ -15,6 +15,7 @@ import bpy
 from bpy.props import EnumProperty, IntProperty, StringProperty
 
 from . import deps, prefs, runtime
+from .jobs import release_modal_timer
 
 
 def _sources(op, render):
@@ -96,12 +97,8 @@ class MOTIONCLIP_OT_render_dataset(bpy.types.Operator):
         return {'RUNNING_MODAL'}
 
     def _end(self, context):
-        wm = context.window_manager
-        if self._timer is not None:
-            wm.event_timer_remove(self._timer)
-            self._timer = None
-        wm.progress_end()
-        wm.motionclip_status = ""
+        release_modal_timer(self, context)
+        context.window_manager.motionclip_status = ""
         if context.workspace:
             context.workspace.status_text_set(None)
 

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from . import rotations as R
+from .bvh import channel_slices
 from .motion import MotionFileError
 
 # CMU states ":units length 0.45" means the file's lengths are in units of 1/0.45 inch.
@@ -50,11 +51,7 @@ class AcclaimSkeleton:
         return {j: self.bone_vectors[j] for j in range(len(self.names)) if j not in has_child and j > 0}
 
     def channel_slices(self) -> list[slice]:
-        out, start = [], 0
-        for d in self.dofs:
-            out.append(slice(start, start + len(d)))
-            start += len(d)
-        return out
+        return channel_slices(self.dofs)
 
     def local_rotations(self) -> torch.Tensor:
         """(frames, J, 3, 3) local rotations C·E·C⁻¹ in world axes (rest = identity)."""

@@ -25,6 +25,15 @@ _ROT_CHANNELS = ("Xrotation", "Yrotation", "Zrotation")
 _POS_CHANNELS = ("Xposition", "Yposition", "Zposition")
 
 
+def channel_slices(groups: list) -> list[slice]:
+    """Column ranges of consecutive channel groups (one group per joint) in a flat per-frame table."""
+    out, start = [], 0
+    for group in groups:
+        out.append(slice(start, start + len(group)))
+        start += len(group)
+    return out
+
+
 @dataclass
 class BvhSkeleton:
     """A parsed BVH: joint tree, rest offsets and the raw channel table (frames, channels)."""
@@ -43,11 +52,7 @@ class BvhSkeleton:
         return round(1.0 / self.frame_time, 3)
 
     def channel_slices(self) -> list[slice]:
-        out, start = [], 0
-        for ch in self.channels:
-            out.append(slice(start, start + len(ch)))
-            start += len(ch)
-        return out
+        return channel_slices(self.channels)
 
     def local_rotations(self) -> torch.Tensor:
         """(frames, J, 3, 3) local rotation matrices from the Euler channels (file axes)."""
