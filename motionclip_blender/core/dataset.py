@@ -1,5 +1,5 @@
 """CMU mocap -> training windows: prompts from descriptions, a subject split, a cached import,
-mirror and heading augmentation.
+mirror, heading and skeleton-convention augmentation.
 
 The split is by subject (no subject's motion appears in two splits) and lives in
 ``assets/data_split.json``. The imported motions are cached as ``.npz`` per trial under a cache
@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from .augment import jitter_rest_frames
 from .motion import Motion
 from .paths import assets_dir
 from .skeleton import JOINT_INDEX
@@ -111,11 +112,18 @@ class WindowSampler:
     """Draws random fixed- or variable-length windows from clips, with augmentation.
 
     Returns the canonical window as the decoder's target and, for the encoder, the same window
-    turned to a random heading (so the encoder learns heading-invariant latents while the decoder
-    keeps producing canonical, forward-facing motion)."""
+    turned to a random heading and, with ``rest_jitter_prob``, with its joints' rest frames turned as
+    another mocap conversion would have them (``augment.py``): the encoder learns latents that do not
+    depend on heading or skeleton convention while the decoder keeps producing canonical motion.
+
+    ``centre_short_trials``: a trial up to twice the window long is one action (CMU's jumps, runs, hops);
+    its window is taken from the middle (jittered by a tenth of a window) instead of anywhere, so that
+    the action happens at the same time in every window of it and decoding a prompt reproduces it
+    instead of the average over all its phases (which washes a jump's flight out)."""
 
     def __init__(self, clips: list[Clip], frames: int = 60, min_frames: int | None = None,
-                 mirror_prob: float = 0.5, heading_prob: float = 0.5, seed: int = 0, balance: str = "trial"):
+                 mirror_prob: float = 0.5, heading_prob: float = 0.5, seed: int = 0, balance: str = "trial",
+                 rest_jitter_deg: float = 0.0, rest_jitter_prob: float = 0.0, centre_short_trials: bool = False):
         usable = [c for c in clips if len(c.motion) >= (min_frames or frames)]
         if not usable:
             raise ValueError(f"no clip has at least {min_frames or frames} frames")
@@ -126,6 +134,9 @@ class WindowSampler:
         self.min_frames = min_frames or frames
         self.mirror_prob = mirror_prob
         self.heading_prob = heading_prob
+        self.rest_jitter_deg = rest_jitter_deg
+        self.rest_jitter_prob = rest_jitter_prob
+        self.centre_short_trials = centre_short_trials
         self.rng = np.random.default_rng(seed)
         # "trial": every trial equally likely. A description labels a whole trial, so weighting by length
         # would let a few long trials (CMU's playground takes half the frames) dominate the text alignment
@@ -141,6 +152,16 @@ class WindowSampler:
             return self.frames
         return int(self.rng.integers(self.min_frames, min(self.frames, clip_frames) + 1))
 
+    def _window(self, clip_frames: int) -> tuple[int, int]:
+        """-> (start, length) of the next window in a clip of ``clip_frames`` frames."""
+        if self.centre_short_trials and clip_frames <= 2 * self.frames:
+            length = min(self.frames, clip_frames)
+            slack = clip_frames - length
+            jitter = int(self.rng.integers(-(self.frames // 10), self.frames // 10 + 1))
+            return int(np.clip(slack // 2 + jitter, 0, slack)), length
+        length = self._length(clip_frames)
+        return int(self.rng.integers(0, clip_frames - length + 1)), length
+
     def prompts(self) -> list[str]:
         names = {c.prompt for c in self.clips}
         return sorted(names | {mirror_prompt(p) for p in names})
@@ -153,8 +174,7 @@ class WindowSampler:
         prompts = []
         for b in range(batch):
             clip = self.clips[self.rng.choice(len(self.clips), p=self.weights)]
-            length = self._length(len(clip.motion))
-            start = int(self.rng.integers(0, len(clip.motion) - length + 1))
+            start, length = self._window(len(clip.motion))
             window = clip.motion[start:start + length]
             prompt = clip.prompt
             if self.rng.random() < self.mirror_prob:
@@ -162,6 +182,8 @@ class WindowSampler:
             window = canonical_window(window)
             turned = window.rotated_about_z(float(self.rng.uniform(-math.pi, math.pi))) \
                 if self.rng.random() < self.heading_prob else window
+            if self.rng.random() < self.rest_jitter_prob:
+                turned = jitter_rest_frames(turned, self.rest_jitter_deg, self.rng)
             target[b, :length] = window.to_features()
             enc_in[b, :length] = turned.to_features()
             mask[b, :length] = True

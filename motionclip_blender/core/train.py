@@ -49,6 +49,9 @@ class TrainConfig:
     patience: int = 0  # evaluations without validation improvement before stopping; 0 = never
     mirror_prob: float = 0.5
     heading_prob: float = 0.5
+    rest_jitter_deg: float = 0.0  # skeleton-convention augmentation of the encoder input (augment.py)
+    rest_jitter_prob: float = 0.0
+    centre_short_trials: bool = False  # windows of short trials from their middle (see WindowSampler)
     seed: int = 0
     threads: int = 0  # 0 = torch's default
     max_minutes: float = 0  # stop this run (with a checkpoint) after this long; 0 = no limit. Rerun to resume.
@@ -136,7 +139,9 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
     train_clips = load_clips(cfg.data_dir, split["train"], cfg.fps, cfg.cache_dir, progress and rank == 0)
     val_clips = load_clips(cfg.data_dir, split["val"], cfg.fps, cfg.cache_dir, progress and rank == 0)
     sampler = WindowSampler(train_clips, cfg.frames, cfg.min_frames, cfg.mirror_prob, cfg.heading_prob,
-                            seed=cfg.seed * 1000 + rank, balance=cfg.balance)
+                            seed=cfg.seed * 1000 + rank, balance=cfg.balance,
+                            rest_jitter_deg=cfg.rest_jitter_deg, rest_jitter_prob=cfg.rest_jitter_prob,
+                            centre_short_trials=cfg.centre_short_trials)
     val_windows = fixed_windows(val_clips, cfg.frames, min_frames=cfg.min_frames)
     encoder = load_encoder(cfg.encoder)
     if encoder.dim != cfg.model.latent_dim:

@@ -1,0 +1,80 @@
+"""Skeleton-convention augmentation and phase-keeping windows for short trials."""
+
+import numpy as np
+import pytest
+import torch
+
+from motionclip_blender.core.augment import jitter_rest_frames, rest_frame_offsets, with_rest_offsets
+from motionclip_blender.core.dataset import Clip, WindowSampler
+from motionclip_blender.core.kinematics import forward_kinematics
+from motionclip_blender.core.motion import Motion
+from motionclip_blender.core.skeleton import NUM_JOINTS, PARENTS
+
+from .test_motion import random_motion
+
+
+def _world(motion: Motion) -> tuple[np.ndarray, torch.Tensor]:
+    pos, world = forward_kinematics(motion.matrices(), torch.from_numpy(motion.translation))
+    return pos.numpy(), world
+
+
+def test_rest_offsets_turn_each_bone_and_keep_the_children_world_orientation():
+    motion = random_motion(12, seed=3)
+    offsets = rest_frame_offsets(10.0, np.random.default_rng(1))
+    changed = with_rest_offsets(motion, offsets)
+    pos, world = _world(motion)
+    new_pos, new_world = _world(changed)
+    # world'_j = world_j . O_j: only the joint's own frame turns, nothing it drives
+    assert torch.allclose(new_world, world @ offsets[None], atol=2e-5)
+    assert np.allclose(new_pos[:, 0], pos[:, 0]) and np.allclose(changed.translation, motion.translation)
+    moved = np.linalg.norm(new_pos - pos, axis=-1)
+    assert 0.005 < moved.mean() < 0.15, moved.mean()  # centimetres, like two conversions of one trial
+
+
+def test_offsets_are_bounded_rotations_and_identity_changes_nothing():
+    offsets = rest_frame_offsets(10.0, np.random.default_rng(0))
+    assert offsets.shape == (NUM_JOINTS, 3, 3)
+    assert torch.allclose(offsets @ offsets.transpose(-1, -2), torch.eye(3).expand(NUM_JOINTS, 3, 3), atol=1e-5)
+    angles = torch.rad2deg(torch.arccos(((offsets.diagonal(dim1=-2, dim2=-1).sum(-1) - 1) / 2).clamp(-1, 1)))
+    assert float(angles.max()) <= 25.0 + 1e-3 and float(angles.mean()) > 3.0
+    motion = random_motion(5, seed=4)
+    same = with_rest_offsets(motion, torch.eye(3).expand(NUM_JOINTS, 3, 3))
+    assert np.allclose(same.joint_positions(), motion.joint_positions(), atol=1e-5)
+    assert jitter_rest_frames(motion, 0.0, np.random.default_rng(0)) is motion
+    with pytest.raises(ValueError, match="offsets must be"):
+        with_rest_offsets(motion, torch.eye(3).expand(len(PARENTS) - 1, 3, 3))
+
+
+def test_rest_jitter_reaches_the_encoder_input_only():
+    clips = [Clip("a", "walk", random_motion(200, seed=5))]
+    plain = WindowSampler(clips, frames=60, mirror_prob=0, heading_prob=0, seed=2)
+    jittered = WindowSampler(clips, frames=60, mirror_prob=0, heading_prob=0, seed=2,
+                             rest_jitter_deg=10.0, rest_jitter_prob=1.0)
+    enc_plain, target_plain, _, _ = plain.sample(1)
+    enc, target, _, _ = jittered.sample(1)
+    assert torch.allclose(enc_plain, target_plain, atol=1e-6)
+    assert torch.allclose(target, target_plain, atol=1e-6)  # same windows, clean targets
+    assert torch.allclose(enc[:, :, -1], target[:, :, -1], atol=1e-6)  # root translation untouched
+    assert (enc[:, :, :-1] - target[:, :, :-1]).abs().amax() > 0.05
+
+
+def test_short_trials_are_windowed_from_their_middle():
+    """A 100-frame jump keeps its timing: every window starts at 20 +- 6 frames; a long trial does not."""
+    jump = random_motion(100, seed=6)
+    walk = random_motion(400, seed=7)
+    marker = np.arange(100, dtype=np.float32)
+    jump.translation[:, 0] = marker  # the window's first x tells where it started
+    walk.translation[:, 0] = np.arange(400, dtype=np.float32)
+    sampler = WindowSampler([Clip("j", "jump", jump), Clip("w", "walk", walk)], frames=60, min_frames=30,
+                            mirror_prob=0, heading_prob=0, seed=0, centre_short_trials=True)
+    starts = {"jump": [], "walk": []}
+    for _ in range(300):
+        clip = sampler.clips[sampler.rng.choice(2)]
+        start, length = sampler._window(len(clip.motion))
+        starts[clip.prompt].append(start)
+        if clip.prompt == "jump":
+            assert length == 60
+    assert min(starts["jump"]) >= 14 and max(starts["jump"]) <= 26 and len(set(starts["jump"])) > 5
+    assert max(starts["walk"]) > 200  # anywhere in a long trial
+    uncentred = WindowSampler([Clip("j", "jump", jump)], frames=60, seed=0)
+    assert max(uncentred._window(100)[0] for _ in range(200)) > 30
