@@ -45,6 +45,16 @@ def test_offsets_are_bounded_rotations_and_identity_changes_nothing():
         with_rest_offsets(motion, torch.eye(3).expand(len(PARENTS) - 1, 3, 3))
 
 
+def test_twists_about_the_bones_move_no_joint_but_change_the_rotations():
+    motion = random_motion(8, seed=9)
+    offsets = rest_frame_offsets(0.0, np.random.default_rng(2), twist_sigma_deg=40.0)
+    twisted = with_rest_offsets(motion, offsets)
+    assert np.abs(twisted.joint_positions() - motion.joint_positions()).max() < 1e-5
+    changed = (twisted.to_features() - motion.to_features())[:, :NUM_JOINTS].abs().amax(dim=(0, 2))
+    assert int((changed > 0.05).sum()) >= 12  # most joints' 6D features differ
+    assert float(changed[0]) < 1e-5  # the branching pelvis is not twisted
+
+
 def test_rest_jitter_reaches_the_encoder_input_only():
     clips = [Clip("a", "walk", random_motion(200, seed=5))]
     plain = WindowSampler(clips, frames=60, mirror_prob=0, heading_prob=0, seed=2)

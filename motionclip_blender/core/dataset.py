@@ -123,7 +123,8 @@ class WindowSampler:
 
     def __init__(self, clips: list[Clip], frames: int = 60, min_frames: int | None = None,
                  mirror_prob: float = 0.5, heading_prob: float = 0.5, seed: int = 0, balance: str = "trial",
-                 rest_jitter_deg: float = 0.0, rest_jitter_prob: float = 0.0, centre_short_trials: bool = False):
+                 rest_jitter_deg: float = 0.0, rest_jitter_prob: float = 0.0, centre_short_trials: bool = False,
+                 rest_twist_deg: float = 0.0):
         usable = [c for c in clips if len(c.motion) >= (min_frames or frames)]
         if not usable:
             raise ValueError(f"no clip has at least {min_frames or frames} frames")
@@ -136,6 +137,7 @@ class WindowSampler:
         self.heading_prob = heading_prob
         self.rest_jitter_deg = rest_jitter_deg
         self.rest_jitter_prob = rest_jitter_prob
+        self.rest_twist_deg = rest_twist_deg
         self.centre_short_trials = centre_short_trials
         self.rng = np.random.default_rng(seed)
         # "trial": every trial equally likely. A description labels a whole trial, so weighting by length
@@ -183,7 +185,7 @@ class WindowSampler:
             turned = window.rotated_about_z(float(self.rng.uniform(-math.pi, math.pi))) \
                 if self.rng.random() < self.heading_prob else window
             if self.rng.random() < self.rest_jitter_prob:
-                turned = jitter_rest_frames(turned, self.rest_jitter_deg, self.rng)
+                turned = jitter_rest_frames(turned, self.rest_jitter_deg, self.rng, self.rest_twist_deg)
             target[b, :length] = window.to_features()
             enc_in[b, :length] = turned.to_features()
             mask[b, :length] = True

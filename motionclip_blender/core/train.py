@@ -51,6 +51,7 @@ class TrainConfig:
     heading_prob: float = 0.5
     rest_jitter_deg: float = 0.0  # skeleton-convention augmentation of the encoder input (augment.py)
     rest_jitter_prob: float = 0.0
+    rest_twist_deg: float = 0.0  # and twists about the bones, which move no joint (augment.py)
     centre_short_trials: bool = False  # windows of short trials from their middle (see WindowSampler)
     seed: int = 0
     threads: int = 0  # 0 = torch's default
@@ -141,7 +142,7 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
     sampler = WindowSampler(train_clips, cfg.frames, cfg.min_frames, cfg.mirror_prob, cfg.heading_prob,
                             seed=cfg.seed * 1000 + rank, balance=cfg.balance,
                             rest_jitter_deg=cfg.rest_jitter_deg, rest_jitter_prob=cfg.rest_jitter_prob,
-                            centre_short_trials=cfg.centre_short_trials)
+                            rest_twist_deg=cfg.rest_twist_deg, centre_short_trials=cfg.centre_short_trials)
     val_windows = fixed_windows(val_clips, cfg.frames, min_frames=cfg.min_frames)
     encoder = load_encoder(cfg.encoder)
     if encoder.dim != cfg.model.latent_dim:
