@@ -38,6 +38,14 @@ def test_encode_recognize_edit_interpolate(small_checkpoint, tmp_path, capsys):
                  "--model", str(small_checkpoint), "--top-k", "2"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     assert len(lines) == 2 and all(l.split()[-1] in ("walk", "run", "jump") for l in lines)
+    # the shipped list: its '#' comment lines are not labels
+    assert main(["recognize", str(tmp_path / "m.npz"), "--model", str(small_checkpoint), "--top-k", "100"]) == 0
+    names = [l.split(None, 1)[1] for l in capsys.readouterr().out.strip().splitlines()]
+    assert len(names) == 60 and "walk" in names and not any("#" in n or "Default" in n for n in names)
+    (tmp_path / "empty.txt").write_text("# nothing but a comment\n")
+    assert main(["recognize", str(tmp_path / "m.npz"), "--labels", str(tmp_path / "empty.txt"),
+                 "--model", str(small_checkpoint)]) == 2
+    assert "label list is empty" in capsys.readouterr().err
     assert main(["edit", str(tmp_path / "m.npz"), "walk", "run", "--model", str(small_checkpoint),
                  "--out", str(tmp_path / "e.npz")]) == 0
     assert len(Motion.load_npz(tmp_path / "e.npz")) == 60

@@ -407,16 +407,16 @@ class MOTIONCLIP_OT_recognize(_LatentOperator, bpy.types.Operator):
     top_k: IntProperty(name="Top", default=5, min=1, max=20)
 
     def _inputs(self, context, arm):
-        from . import latent_work as work
+        from ..core.labels import default_labels, parse_labels
 
         seed_defaults = False
         if self.labels.strip():
-            labels = work.parse_labels(self.labels)
+            labels = parse_labels(self.labels)
         else:
             settings = context.scene.motionclip_latent
             labels = [item.name.strip() for item in settings.labels if item.name.strip()]
             if not labels and not settings.labels_seeded:
-                labels, seed_defaults = work.default_labels(), True  # first use: the shipped list
+                labels, seed_defaults = default_labels(), True  # first use: the shipped list
         if not labels:
             raise _BadInput("The label list is empty: add labels in the MotionCLIP panel (or Reset to the defaults)")
         motion, label, name = resolve_source(arm, "", self.action, "Recognize", use_active=True)

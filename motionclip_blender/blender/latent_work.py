@@ -154,19 +154,3 @@ def variations(settings, source, *, count: int, seed: int, variation: float, sec
         s = int(seed) + i
         out.append((s, model.decode(perturb(z, s, float(variation)), frames)))
     return out, {"model": str(model.name), "variation": float(variation)}
-
-
-def parse_labels(text: str) -> list[str]:
-    """Labels from a comma/newline separated string or a labels file's text; '#' starts a comment."""
-    out = []
-    for line in text.splitlines():
-        line = line.split("#", 1)[0]
-        out.extend(p.strip() for p in line.split(",") if p.strip())
-    return out
-
-
-def default_labels() -> list[str]:
-    from ..core.paths import assets_dir
-
-    path = assets_dir() / "labels.txt"
-    return parse_labels(path.read_text(encoding="utf-8")) if path.is_file() else []

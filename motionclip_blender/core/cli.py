@@ -9,9 +9,6 @@ import json
 import sys
 from pathlib import Path
 
-DEFAULT_LABELS = "labels.txt"
-
-
 class CliError(Exception):
     pass
 
@@ -79,12 +76,14 @@ def cmd_encode(args):
 
 def cmd_recognize(args):
     model = _model(args)
-    if args.labels:
-        labels = [l.strip() for l in Path(args.labels).read_text(encoding="utf-8").splitlines() if l.strip()]
-    else:
-        from .paths import assets_dir
+    from .labels import default_labels, read_labels
 
-        labels = [l.strip() for l in (assets_dir() / DEFAULT_LABELS).read_text(encoding="utf-8").splitlines() if l.strip()]
+    try:
+        labels = read_labels(args.labels) if args.labels else default_labels()
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+    if not labels:
+        raise CliError("no labels: the add-on's assets/labels.txt is missing; pass --labels FILE")
     for label, score in model.recognize(read_any(args.motion, args.asf), labels, top_k=args.top_k):
         print(f"{score:7.4f}  {label}")
 
