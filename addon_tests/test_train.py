@@ -50,9 +50,9 @@ def test_every_test_action_is_trained_on_other_subjects():
 
 @pytest.fixture()
 def tiny_data(tmp_path):
-    """An index with two train trials (subject 7) and one val trial (subject 10), read in place."""
+    """An index with two train trials (subject 7) and one val trial (subject 131), read in place."""
     trials = json.loads((DATA / "index.json").read_text())["trials"]
-    keep = [dict(t, file=str(DATA / t["file"])) for t in trials if t["id"] in ("07_01", "07_02", "10_04")]
+    keep = [dict(t, file=str(DATA / t["file"])) for t in trials if t["id"] in ("07_01", "07_02", "131_01")]
     assert len(keep) == 3
     (tmp_path / "data").mkdir()
     (tmp_path / "data" / "index.json").write_text(json.dumps({"trials": keep}))
@@ -85,7 +85,7 @@ def test_train_checkpoints_resumes_and_evaluates(tiny_data, tmp_path):
     model = load_model(best)
     from motionclip_blender.core.dataset import load_clips
 
-    metrics = compute_metrics(model, load_clips(tiny_data, [10], cache_dir=tmp_path / "cache", progress=False))
+    metrics = compute_metrics(model, load_clips(tiny_data, [131], cache_dir=tmp_path / "cache", progress=False))
     assert metrics["windows"] > 0 and metrics["reconstruction"]["mpjpe_mm"] > 0
     assert 0 <= metrics["recognition"]["top1"] <= 1 and metrics["plausibility"]["real"]["ground_penetration_mm"] < 20
     rec = metrics["recognition"]  # one trial, one prompt: every summary of recognition agrees
@@ -97,6 +97,17 @@ def test_bad_config_is_named(tmp_path):
     (tmp_path / "c.json").write_text(json.dumps({"stepz": 3}))
     with pytest.raises(ValueError, match="stepz"):
         TrainConfig.from_file(tmp_path / "c.json")
+
+
+def test_data_without_validation_trials_is_named(tiny_data, tmp_path):
+    index = json.loads((tiny_data / "index.json").read_text())
+    index["trials"] = [t for t in index["trials"] if t["subject"] == 7]
+    (tiny_data / "index.json").write_text(json.dumps(index))
+    cfg = TrainConfig(data_dir=str(tiny_data), out_dir=str(tmp_path / "run"), cache_dir=str(tmp_path / "cache"),
+                      steps=1)
+    with pytest.raises(ValueError, match="no validation windows"):
+        train(cfg, progress=False)
+    assert not (tmp_path / "run" / "last").exists()
 
 
 def test_distributed_training_with_torchrun(tiny_data, tmp_path):

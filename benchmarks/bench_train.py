@@ -47,6 +47,25 @@ def train_throughput(cfg: TrainConfig, steps: int) -> tuple[float, float]:
     return 1.0 / per_step, b / per_step
 
 
+def sampling_ms(cfg: TrainConfig, augmented: bool, batches: int = 5) -> float:
+    """Milliseconds to draw one training batch from synthetic clips (the data side of a step)."""
+    from motionclip_blender.core.dataset import Clip, WindowSampler
+    from motionclip_blender.core.motion import Motion
+
+    rng = torch.Generator().manual_seed(0)
+    clips = []
+    for i, n in enumerate((90, 400, 1200)):  # a short action, a walk, a long playground trial
+        rot = torch.nn.functional.normalize(torch.randn(n, 24, 4, generator=rng), dim=-1)
+        clips.append(Clip(str(i), "walk", Motion(rot.numpy(), torch.zeros(n, 3).numpy(), 30)))
+    extra = dict(rest_jitter_deg=cfg.rest_jitter_deg, rest_jitter_prob=cfg.rest_jitter_prob,
+                 rest_twist_deg=cfg.rest_twist_deg, centre_short_trials=cfg.centre_short_trials) if augmented else {}
+    sampler = WindowSampler(clips, cfg.frames, cfg.min_frames, cfg.mirror_prob, cfg.heading_prob, **extra)
+    start = time.perf_counter()
+    for _ in range(batches):
+        sampler.sample(cfg.batch_size)
+    return (time.perf_counter() - start) / batches * 1000
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--steps", type=int, default=5)
@@ -59,6 +78,11 @@ def main() -> None:
         print(f"train {name:8s}: {rows[name][0]:6.2f} steps/s  {rows[name][1]:7.1f} samples/s "
               f"(batch {cfg.batch_size}, {sum(p.numel() for p in MotionCLIPModel(cfg.model).parameters()) / 1e6:.1f} M params)")
     print(f"bundled / paper steps-per-second ratio: {rows['bundled'][0] / rows['paper'][0]:.1f}x")
+    bundled = TrainConfig.from_file(ROOT / "configs" / "bundled.json")
+    plain, augmented = sampling_ms(bundled, False), sampling_ms(bundled, True)
+    step_ms = 1000 / rows["bundled"][0]
+    print(f"sample a bundled batch: {plain:.0f} ms plain, {augmented:.0f} ms with convention augmentation "
+          f"({augmented / plain:.1f}x); a training step takes {step_ms:.0f} ms ({augmented / step_ms:.0%} of it)")
     if (model_dir() / "config.json").is_file():
         model = load_model()
         model.generate("warm up", frames=60)

@@ -144,6 +144,9 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
                             rest_jitter_deg=cfg.rest_jitter_deg, rest_jitter_prob=cfg.rest_jitter_prob,
                             rest_twist_deg=cfg.rest_twist_deg, centre_short_trials=cfg.centre_short_trials)
     val_windows = fixed_windows(val_clips, cfg.frames, min_frames=cfg.min_frames)
+    if not val_windows:
+        raise ValueError(f"no validation windows: the val subjects {split['val']} have no trial of at least "
+                         f"{cfg.min_frames or cfg.frames} frames in {cfg.data_dir}")
     encoder = load_encoder(cfg.encoder)
     if encoder.dim != cfg.model.latent_dim:
         raise ValueError(f"model latent_dim {cfg.model.latent_dim} must equal the encoder's dim {encoder.dim}")
