@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -16,7 +17,7 @@ from motionclip_blender.core.api import load_model
 from motionclip_blender.core.losses import LossWeights
 from motionclip_blender.core.model import MotionCLIPModel
 from motionclip_blender.core.paths import model_dir
-from motionclip_blender.core.train import TrainConfig, step_losses
+from motionclip_blender.core.train import TrainConfig, make_sampler, step_losses
 from motionclip_blender.core.losses import total_loss
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -49,7 +50,7 @@ def train_throughput(cfg: TrainConfig, steps: int) -> tuple[float, float]:
 
 def sampling_ms(cfg: TrainConfig, augmented: bool, batches: int = 5) -> float:
     """Milliseconds to draw one training batch from synthetic clips (the data side of a step)."""
-    from motionclip_blender.core.dataset import Clip, WindowSampler
+    from motionclip_blender.core.dataset import Clip
     from motionclip_blender.core.motion import Motion
 
     rng = torch.Generator().manual_seed(0)
@@ -57,9 +58,9 @@ def sampling_ms(cfg: TrainConfig, augmented: bool, batches: int = 5) -> float:
     for i, n in enumerate((90, 400, 1200)):  # a short action, a walk, a long playground trial
         rot = torch.nn.functional.normalize(torch.randn(n, 24, 4, generator=rng), dim=-1)
         clips.append(Clip(str(i), "walk", Motion(rot.numpy(), torch.zeros(n, 3).numpy(), 30)))
-    extra = dict(rest_jitter_deg=cfg.rest_jitter_deg, rest_jitter_prob=cfg.rest_jitter_prob,
-                 rest_twist_deg=cfg.rest_twist_deg, centre_short_trials=cfg.centre_short_trials) if augmented else {}
-    sampler = WindowSampler(clips, cfg.frames, cfg.min_frames, cfg.mirror_prob, cfg.heading_prob, **extra)
+    if not augmented:
+        cfg = replace(cfg, rest_jitter_prob=0.0, centre_short_trials=False)
+    sampler = make_sampler(cfg, clips, seed=0)
     start = time.perf_counter()
     for _ in range(batches):
         sampler.sample(cfg.batch_size)

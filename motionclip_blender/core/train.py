@@ -76,6 +76,14 @@ class TrainConfig:
         return asdict(self)
 
 
+def make_sampler(cfg: TrainConfig, clips, seed: int) -> WindowSampler:
+    """The window sampler (lengths, balance, augmentation) that ``cfg`` describes."""
+    return WindowSampler(clips, cfg.frames, cfg.min_frames, cfg.mirror_prob, cfg.heading_prob, seed=seed,
+                         balance=cfg.balance, rest_jitter_deg=cfg.rest_jitter_deg,
+                         rest_jitter_prob=cfg.rest_jitter_prob, rest_twist_deg=cfg.rest_twist_deg,
+                         centre_short_trials=cfg.centre_short_trials)
+
+
 def _distributed() -> tuple[int, int]:
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world > 1 and not torch.distributed.is_initialized():
@@ -139,10 +147,7 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
     split = load_split()
     train_clips = load_clips(cfg.data_dir, split["train"], cfg.fps, cfg.cache_dir, progress and rank == 0)
     val_clips = load_clips(cfg.data_dir, split["val"], cfg.fps, cfg.cache_dir, progress and rank == 0)
-    sampler = WindowSampler(train_clips, cfg.frames, cfg.min_frames, cfg.mirror_prob, cfg.heading_prob,
-                            seed=cfg.seed * 1000 + rank, balance=cfg.balance,
-                            rest_jitter_deg=cfg.rest_jitter_deg, rest_jitter_prob=cfg.rest_jitter_prob,
-                            rest_twist_deg=cfg.rest_twist_deg, centre_short_trials=cfg.centre_short_trials)
+    sampler = make_sampler(cfg, train_clips, seed=cfg.seed * 1000 + rank)
     val_windows = fixed_windows(val_clips, cfg.frames, min_frames=cfg.min_frames)
     if not val_windows:
         raise ValueError(f"no validation windows: the val subjects {split['val']} have no trial of at least "
