@@ -80,11 +80,41 @@ def test_short_trials_are_windowed_from_their_middle():
     starts = {"jump": [], "walk": []}
     for _ in range(300):
         clip = sampler.clips[sampler.rng.choice(2)]
-        start, length = sampler._window(len(clip.motion))
+        start, length = sampler._window(clip, "left")
         starts[clip.prompt].append(start)
         if clip.prompt == "jump":
             assert length == 60
     assert min(starts["jump"]) >= 14 and max(starts["jump"]) <= 26 and len(set(starts["jump"])) > 5
     assert max(starts["walk"]) > 200  # anywhere in a long trial
     uncentred = WindowSampler([Clip("j", "jump", jump)], frames=60, seed=0)
-    assert max(uncentred._window(100)[0] for _ in range(200)) > 30
+    assert max(uncentred._window(uncentred.clips[0], "left")[0] for _ in range(200)) > 30
+
+
+def test_gait_windows_start_at_foot_strikes():
+    """A foot that lifts 10 cm every 30 frames strikes at each return; a periodic clip's windows start only
+    there (the lead foot's strikes; mirrored windows use the other foot, which becomes the left)."""
+    from motionclip_blender.core.dataset import foot_strikes
+
+    frames = 300
+    gait = Motion.rest(frames)
+    phase = np.arange(frames) % 30
+    gait.translation[:, 2] += np.where(phase < 15, 0.1 * np.sin(np.pi * phase / 15), 0.0).astype(np.float32)
+    strikes = foot_strikes(gait, "left")
+    # touchdown = back within 4 cm of the floor: 0.1 sin(pi p / 15) < 0.04 first at p = 14 of each cycle
+    assert list(strikes) == list(range(14, frames, 30))
+    assert len(foot_strikes(Motion.rest(frames), "left")) == 0  # never lifted: no strike
+    sampler = WindowSampler([Clip("g", "walk", gait, periodic=True)], frames=60, mirror_prob=0, heading_prob=0,
+                            seed=0, phase_align=True)
+    starts = {sampler._window(sampler.clips[0], "left")[0] for _ in range(100)}
+    assert starts <= set(strikes) and len(starts) >= 5
+    free = WindowSampler([Clip("g", "walk", gait, periodic=False)], frames=60, seed=0, phase_align=True)
+    assert not {free._window(free.clips[0], "left")[0] for _ in range(100)} <= set(strikes)
+
+
+def test_text_is_drawn_from_the_clips_phrasings():
+    clip = Clip("w", "walk", Motion.rest(80), texts=("walk", "a man walks", "someone strolls along"))
+    sampler = WindowSampler([clip], frames=60, mirror_prob=0, heading_prob=0, seed=0, vary_text=True)
+    assert set(sampler.sample(60)[3]) == set(clip.texts)
+    assert set(sampler.prompts()) == set(clip.texts)
+    plain = WindowSampler([clip], frames=60, mirror_prob=0, heading_prob=0, seed=0)
+    assert set(plain.sample(20)[3]) == {"walk"}

@@ -9,7 +9,7 @@ import torch
 
 from motionclip_blender.core.api import load_model
 from motionclip_blender.core.checkpoint import load_checkpoint
-from motionclip_blender.core.dataset import clean_prompt, load_split, mirror_prompt
+from motionclip_blender.core.corpus import clean_prompt, load_split, mirror_prompt, read_index
 from motionclip_blender.core.evaluate import compute_metrics, format_table
 from motionclip_blender.core.train import TrainConfig, train
 
@@ -25,27 +25,46 @@ def test_prompt_cleaning_and_mirroring():
     assert mirror_prompt("right hand over left") == "left hand over right"
 
 
-def test_split_is_by_subject_and_disjoint():
+def test_split_is_by_performer_disjoint_and_covers_every_performer():
+    """Both corpora: no performer in two parts, and every performer of the data (CMU subjects incl. the new
+    35, 49, 60, 61; all HDM05 actors) in some part."""
     split = load_split()
-    sets = [set(split[k]) for k in ("train", "val", "test")]
-    assert not (sets[0] & sets[1]) and not (sets[0] & sets[2]) and not (sets[1] & sets[2])
-    subjects = {int(t["subject"]) for t in json.loads((DATA / "index.json").read_text())["trials"]}
-    assert set().union(*sets) == subjects
+    assert set(split) == {"cmu", "hdm05"}
+    for corpus, parts in split.items():
+        sets = [set(parts[k]) for k in ("train", "val", "test")]
+        assert not (sets[0] & sets[1]) and not (sets[0] & sets[2]) and not (sets[1] & sets[2]), corpus
+        performers = {t.performer for t in read_index(DATA.parent / corpus, corpus)}
+        assert set().union(*sets) == performers, (corpus, performers - set().union(*sets))
+        assert all(sets), f"{corpus}: every part needs performers"
 
 
-def test_every_test_action_is_trained_on_other_subjects():
-    """Held-out subjects measure generalisation to new performers (and conventions), not to actions that no
-    training subject performs: each test trial's action word occurs in some training prompt."""
+def test_every_test_action_is_trained_on_other_performers():
+    """Held-out performers measure generalisation to new people (and conventions), not to actions that no
+    training performer does: each test trial's action family has training trials, on the same skeleton
+    convention for CMU so a convention cannot stand in for an action."""
     split = load_split()
     trials = json.loads((DATA / "index.json").read_text())["trials"]
-    train_pairs = {(w, t["skeleton"]) for t in trials if t["subject"] in split["train"]
-                   for w in clean_prompt(t["description"]).replace(",", " ").split()}
-    test = [t for t in trials if t["subject"] in split["test"]]
-    # ... on the same skeleton convention too, so a convention cannot stand in for an action
-    unseen = [t["id"] for t in test if (clean_prompt(t["description"]).split()[0].strip(","), t["skeleton"])
-              not in train_pairs]
-    assert not unseen, unseen
-    assert len({t["skeleton"] for t in test}) >= 2
+    skeleton = {t["id"]: t["skeleton"] for t in trials}
+    for corpus in ("cmu", "hdm05"):
+        everything = read_index(DATA.parent / corpus, corpus)
+        train = [t for t in everything if t.performer in split[corpus]["train"]]
+        test = [t for t in everything if t.performer in split[corpus]["test"]]
+        assert test and all(t.family for t in test), [t.id for t in test if not t.family]
+        seen = {(t.family, skeleton.get(t.id)) for t in train}
+        unseen = [t.id for t in test if (t.family, skeleton.get(t.id)) not in seen]
+        assert not unseen, unseen
+
+
+def test_trials_train_with_everyday_phrasings_of_their_family():
+    everything = read_index(DATA.parent / "hdm05", "hdm05") + read_index(DATA, "cmu")
+    by_id = {t.id: t for t in everything}
+    walk = by_id["35_01"]
+    assert walk.family == "walk" and walk.prompt == "walk" and "someone strolls along" in walk.texts
+    kick = next(t for t in everything if t.corpus == "hdm05" and "kick" in t.id)
+    assert kick.family == "kick" and kick.prompt.startswith("a person kicks") and len(kick.texts) >= 4
+    assert by_id["60_01"].family == "salsa" and by_id["09_01"].periodic and not kick.periodic
+    families = {t.family for t in everything}
+    assert len(families) >= 20 and sum(t.family is None for t in everything) == 0
 
 
 @pytest.fixture()
@@ -54,22 +73,29 @@ def tiny_data(tmp_path):
     trials = json.loads((DATA / "index.json").read_text())["trials"]
     keep = [dict(t, file=str(DATA / t["file"])) for t in trials if t["id"] in ("07_01", "07_02", "131_01")]
     assert len(keep) == 3
-    (tmp_path / "data").mkdir()
-    (tmp_path / "data" / "index.json").write_text(json.dumps({"trials": keep}))
+    (tmp_path / "data" / "cmu").mkdir(parents=True)
+    (tmp_path / "data" / "cmu" / "index.json").write_text(json.dumps({"trials": keep}))
     return tmp_path / "data"
 
 
-def test_train_checkpoints_resumes_and_evaluates(tiny_data, tmp_path):
+def _tiny_config(tiny_data, tmp_path, run="run"):
     cfg = TrainConfig.from_file(Path(__file__).resolve().parents[1] / "configs" / "bundled.json")
-    cfg.data_dir, cfg.out_dir, cfg.cache_dir = str(tiny_data), str(tmp_path / "run"), str(tmp_path / "cache")
+    cfg.data_root, cfg.corpora = str(tiny_data), ["cmu"]
+    cfg.out_dir, cfg.cache_dir = str(tmp_path / run), str(tmp_path / "cache")
     cfg.model.d_model, cfg.model.ff_size = 32, 64
     cfg.model.num_encoder_layers = cfg.model.num_decoder_layers = 1
+    return cfg
+
+
+def test_train_checkpoints_resumes_and_evaluates(tiny_data, tmp_path):
+    cfg = _tiny_config(tiny_data, tmp_path)
+    cfg.losses.text_rc = 0.25  # the optional decode-the-text path stays exercised
     cfg.batch_size, cfg.steps, cfg.eval_every, cfg.checkpoint_every, cfg.max_minutes = 4, 3, 2, 2, 0
     best = train(cfg, progress=False)
     log = [json.loads(l) for l in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in log] == [2, 3] and {"rc", "rcxyz", "vel", "text", "text_rc"} <= set(log[0]["train"])
     assert best.name == "best" and (tmp_path / "run" / "last" / "model.safetensors").is_file()
-    assert len(list((tmp_path / "cache").glob("*.npz"))) == 3  # imported once, cached
+    assert len(list((tmp_path / "cache" / "cmu").glob("*.npz"))) == 3  # imported once, cached
     cfg.steps = 5
     train(cfg, progress=False)  # resumes at step 3
     log = [json.loads(l) for l in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
@@ -83,9 +109,11 @@ def test_train_checkpoints_resumes_and_evaluates(tiny_data, tmp_path):
     for (name, a), (_, b) in zip(resumed.state_dict().items(), straight.state_dict().items()):
         assert torch.allclose(a, b, atol=1e-6), name
     model = load_model(best)
+    from motionclip_blender.core.corpus import split_trials
     from motionclip_blender.core.dataset import load_clips
 
-    metrics = compute_metrics(model, load_clips(tiny_data, [131], cache_dir=tmp_path / "cache", progress=False))
+    val = load_clips(split_trials(tiny_data, ["cmu"], "val"), cache_dir=tmp_path / "cache", progress=False)
+    metrics = compute_metrics(model, val)
     assert metrics["windows"] > 0 and metrics["reconstruction"]["mpjpe_mm"] > 0
     assert 0 <= metrics["recognition"]["top1"] <= 1 and metrics["plausibility"]["real"]["ground_penetration_mm"] < 20
     rec = metrics["recognition"]  # one trial, one prompt: every summary of recognition agrees
@@ -100,11 +128,11 @@ def test_bad_config_is_named(tmp_path):
 
 
 def test_data_without_validation_trials_is_named(tiny_data, tmp_path):
-    index = json.loads((tiny_data / "index.json").read_text())
+    index = json.loads((tiny_data / "cmu" / "index.json").read_text())
     index["trials"] = [t for t in index["trials"] if t["subject"] == 7]
-    (tiny_data / "index.json").write_text(json.dumps(index))
-    cfg = TrainConfig(data_dir=str(tiny_data), out_dir=str(tmp_path / "run"), cache_dir=str(tmp_path / "cache"),
-                      steps=1)
+    (tiny_data / "cmu" / "index.json").write_text(json.dumps(index))
+    cfg = TrainConfig(data_root=str(tiny_data), corpora=["cmu"], out_dir=str(tmp_path / "run"),
+                      cache_dir=str(tmp_path / "cache"), steps=1)
     with pytest.raises(ValueError, match="no validation windows"):
         train(cfg, progress=False)
     assert not (tmp_path / "run" / "last").exists()
@@ -116,7 +144,7 @@ def test_distributed_training_with_torchrun(tiny_data, tmp_path):
     import sys
 
     cfg = json.loads((Path(__file__).resolve().parents[1] / "configs" / "bundled.json").read_text())
-    cfg.update(data_dir=str(tiny_data), out_dir=str(tmp_path / "ddp"), cache_dir=str(tmp_path / "cache"),
+    cfg.update(data_root=str(tiny_data), corpora=["cmu"], out_dir=str(tmp_path / "ddp"), cache_dir=str(tmp_path / "cache"),
                batch_size=2, steps=2, eval_every=2, checkpoint_every=2, max_minutes=0, threads=1)
     cfg["model"].update(d_model=32, ff_size=64, num_encoder_layers=1, num_decoder_layers=1)
     (tmp_path / "ddp.json").write_text(json.dumps(cfg))

@@ -100,15 +100,21 @@ class MotionCLIP:
         starts = [0] if n <= w else list(range(0, n - w + 1, max(1, w // 2)))
         if n > w and starts[-1] != n - w:
             starts.append(n - w)
-        windows = [self._features(canonicalize(motion[s:s + w])) for s in starts]
-        lengths = torch.tensor([len(x) for x in windows])
-        batch = torch.zeros((len(windows), int(lengths.max()), 25, 6))
-        for i, x in enumerate(windows):
+        z = self.encode_windows([motion[s:s + w] for s in starts])
+        return F.normalize(z.mean(0), dim=0)
+
+    @torch.no_grad()
+    def encode_windows(self, windows: Sequence[Motion]) -> torch.Tensor:
+        """Unit latents (N, latent_dim) of motions at the model's fps and up to its length, one each."""
+        feats = [self._features(canonicalize(m)) for m in windows]
+        lengths = torch.tensor([len(x) for x in feats])
+        batch = torch.zeros((len(feats), int(lengths.max()), 25, 6))
+        for i, x in enumerate(feats):
             batch[i, : len(x)] = x
         mask = torch.arange(batch.shape[1])[None] < lengths[:, None]
         with self._lock:
             z = self.network.encode(batch, mask)
-        return F.normalize(F.normalize(z, dim=-1).mean(0), dim=0)
+        return F.normalize(z, dim=-1)
 
     def latent(self, item: MotionOrPrompt) -> torch.Tensor:
         if isinstance(item, str):

@@ -9,6 +9,9 @@ import json
 import sys
 from pathlib import Path
 
+from .corpus import DEFAULT_DATA_ROOT
+
+
 class CliError(Exception):
     pass
 
@@ -110,18 +113,20 @@ def cmd_train(args):
 
     cfg = TrainConfig.from_file(args.config)
     if args.data:
-        cfg.data_dir = args.data
+        cfg.data_root = args.data
     if args.out:
         cfg.out_dir = args.out
     if args.max_minutes is not None:
         cfg.max_minutes = args.max_minutes
+    if args.threads is not None:
+        cfg.threads = args.threads
     print(f"best checkpoint: {train(cfg)}")
 
 
 def cmd_evaluate(args):
     from .evaluate import evaluate
 
-    evaluate(args.model, args.data, args.json, args.split)
+    evaluate(args.model, args.data, args.json, args.split, args.corpora.split(","))
 
 
 def cmd_demo(args):
@@ -214,14 +219,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     sp = sub.add_parser("train", help="train a model from a JSON config")
     sp.add_argument("--config", required=True)
-    sp.add_argument("--data", default=None, help="CMU data directory (default: the config's, ../shared/data/cmu)")
+    sp.add_argument("--data", default=None, help="data root holding cmu/ and hdm05/ (default: the config's)")
     sp.add_argument("--out", default=None, help="run directory (default: the config's)")
     sp.add_argument("--max-minutes", type=float, default=None, help="stop with a checkpoint after this long")
+    sp.add_argument("--threads", type=int, default=None, help="CPU threads (default: the config's)")
     sp.set_defaults(func=cmd_train)
 
     sp = sub.add_parser("evaluate", help="metrics on the test split: table + JSON")
     sp.add_argument("--model", default=None)
-    sp.add_argument("--data", default="../shared/data/cmu")
+    sp.add_argument("--data", default=DEFAULT_DATA_ROOT, help="data root holding cmu/ and hdm05/")
+    sp.add_argument("--corpora", default="cmu,hdm05", help="comma-separated corpora to evaluate on")
     sp.add_argument("--split", default="test", choices=["train", "val", "test"])
     sp.add_argument("--json", default="evaluation.json")
     sp.set_defaults(func=cmd_evaluate)

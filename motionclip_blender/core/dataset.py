@@ -1,17 +1,14 @@
-"""CMU mocap -> training windows: prompts from descriptions, a subject split, a cached import,
-mirror, heading and skeleton-convention augmentation.
+"""Mocap trials -> training windows: a cached import, window placement (middles of short actions, foot
+strikes of gaits), text sampling, mirror, heading and skeleton-convention augmentation.
 
-The split is by subject (no subject's motion appears in two splits) and lives in
-``assets/data_split.json``. The imported motions are cached as ``.npz`` per trial under a cache
-directory (default ``<repo>/cache/cmu``), built on first use with a progress bar.
+Which trials exist and which split they belong to is ``corpus.py``'s job. The imported motions are cached
+as ``.npz`` per trial under ``<cache>/<corpus>/`` (default ``<repo>/cache``), keyed by the importer's source.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import math
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,26 +17,10 @@ import torch
 from tqdm import tqdm
 
 from .augment import jitter_rest_frames
+from .corpus import Trial, clean_prompt, load_split, mirror_prompt  # noqa: F401  (re-exported)
 from .motion import Motion
 from .paths import assets_dir
 from .skeleton import JOINT_INDEX
-
-_LEFT_RIGHT = re.compile(r"\b(left|right)\b", re.IGNORECASE)
-
-
-def clean_prompt(description: str) -> str:
-    """'playground - climb, sit' -> 'playground, climb, sit'; 'run/jog' -> 'run or jog'."""
-    text = description.strip().lower()
-    text = re.sub(r"\s+-\s+", ", ", text)
-    text = re.sub(r"(?<=[a-z])/(?=[a-z])", " or ", text)
-    text = re.sub(r"\s+", " ", text)
-    return text.strip(" ,.")
-
-
-def mirror_prompt(prompt: str) -> str:
-    """Swap 'left' and 'right' (mirror augmentation flips the motion, so the words must follow)."""
-    return _LEFT_RIGHT.sub(lambda m: {"left": "right", "right": "left"}[m.group(1).lower()], prompt)
-
 
 def facing_angle(motion: Motion) -> np.ndarray:
     """Per-frame heading (radians about +Z) of the body: 0 when facing -Y, from hips and shoulders."""
@@ -51,43 +32,38 @@ def facing_angle(motion: Motion) -> np.ndarray:
     return np.arctan2(fx, -fy)
 
 
-def load_split(path: Path | None = None) -> dict[str, list[int]]:
-    path = path or assets_dir() / "data_split.json"
-    data = json.loads(Path(path).read_text(encoding="utf-8"))
-    return {k: [int(s) for s in data[k]] for k in ("train", "val", "test")}
-
-
 @dataclass
 class Clip:
     trial: str
     prompt: str
     motion: Motion
+    texts: tuple[str, ...] = ()  # what it trains with (the prompt first); empty = the prompt only
+    periodic: bool = False  # a gait: windows start at foot strikes
+
+    def __post_init__(self):
+        if not self.texts:
+            self.texts = (self.prompt,)
 
 
-def load_clips(data_dir: str | Path, subjects: list[int] | None = None, fps: float = 30.0,
-               cache_dir: str | Path | None = None, progress: bool = True) -> list[Clip]:
-    """Import the CMU trials (of the given subjects) as Motions at ``fps``, using the cache."""
+def load_clips(trials: list[Trial], fps: float = 30.0, cache_dir: str | Path | None = None,
+               progress: bool = True) -> list[Clip]:
+    """Import trials (``corpus.split_trials``) as Motions at ``fps``, through a per-trial cache."""
     from .mocap import read_motion
 
-    data_dir = Path(data_dir)
-    index_path = data_dir / "index.json"
-    if not index_path.is_file():
-        raise FileNotFoundError(f"{index_path}: no CMU index (pass the data directory, e.g. ../shared/data/cmu)")
-    trials = json.loads(index_path.read_text(encoding="utf-8"))["trials"]
-    if subjects is not None:
-        trials = [t for t in trials if int(t["subject"]) in set(subjects)]
-    cache = Path(cache_dir) if cache_dir else Path(__file__).resolve().parents[2] / "cache" / "cmu"
-    cache.mkdir(parents=True, exist_ok=True)
+    root = Path(cache_dir) if cache_dir else Path(__file__).resolve().parents[2] / "cache"
     version = importer_version()
     clips = []
     for t in tqdm(trials, desc="importing mocap", unit="trial", disable=not progress):
-        cached = cache / f"{t['id']}_{fps:g}fps_{version}.npz"
+        cache = root / t.corpus
+        cache.mkdir(parents=True, exist_ok=True)
+        cached = cache / f"{t.id}_{fps:g}fps_{version}.npz"
         if cached.is_file():
             motion = Motion.load_npz(cached)
         else:
-            motion = read_motion(data_dir / t["file"], fps=fps)
+            motion = read_motion(t.path, fps=fps, asf=t.asf, source_fps=t.fps if t.asf else None)
             motion.save_npz(cached)
-        clips.append(Clip(t["id"], clean_prompt(t["description"]), motion))
+        clips.append(Clip(f"{t.corpus}:{t.id}" if t.corpus != "cmu" else t.id, t.prompt, motion, t.texts,
+                          t.periodic))
     return clips
 
 
@@ -108,6 +84,22 @@ def canonical_window(motion: Motion) -> Motion:
     return out
 
 
+def foot_strikes(motion: Motion, side: str, lift: float = 0.04) -> np.ndarray:
+    """Frames where the ``side`` ('left'/'right') foot touches down after having been lifted: the ankle
+    comes within ``lift`` metres of its lowest height in the clip, having been above twice that since
+    its last touchdown (the gap is hysteresis, so noise at the floor gives no extra strikes)."""
+    z = motion.joint_positions()[:, JOINT_INDEX[f"{side}_ankle"], 2]
+    floor = float(np.percentile(z, 5))
+    strikes, lifted = [], False
+    for i, h in enumerate(z - floor):
+        if h > 2 * lift:
+            lifted = True
+        elif h < lift and lifted:
+            strikes.append(i)
+            lifted = False
+    return np.array(strikes, dtype=np.int64)
+
+
 class WindowSampler:
     """Draws random fixed- or variable-length windows from clips, with augmentation.
 
@@ -119,12 +111,16 @@ class WindowSampler:
     ``centre_short_trials``: a trial up to twice the window long is one action (CMU's jumps, runs, hops);
     its window is taken from the middle (jittered by a tenth of a window) instead of anywhere, so that
     the action happens at the same time in every window of it and decoding a prompt reproduces it
-    instead of the average over all its phases (which washes a jump's flight out)."""
+    instead of the average over all its phases (which washes a jump's flight out).
+
+    ``phase_align``: the same for gaits (``Clip.periodic``): windows start at a left-foot strike, so every
+    walk window is in step with every other. ``vary_text``: each window's text is drawn from the clip's
+    texts (its description and its family's everyday phrasings) instead of always the description."""
 
     def __init__(self, clips: list[Clip], frames: int = 60, min_frames: int | None = None,
                  mirror_prob: float = 0.5, heading_prob: float = 0.5, seed: int = 0, balance: str = "trial",
                  rest_jitter_deg: float = 0.0, rest_jitter_prob: float = 0.0, centre_short_trials: bool = False,
-                 rest_twist_deg: float = 0.0):
+                 rest_twist_deg: float = 0.0, phase_align: bool = False, vary_text: bool = False):
         usable = [c for c in clips if len(c.motion) >= (min_frames or frames)]
         if not usable:
             raise ValueError(f"no clip has at least {min_frames or frames} frames")
@@ -139,6 +135,9 @@ class WindowSampler:
         self.rest_jitter_prob = rest_jitter_prob
         self.rest_twist_deg = rest_twist_deg
         self.centre_short_trials = centre_short_trials
+        self.phase_align = phase_align
+        self.vary_text = vary_text
+        self._strike_cache: dict[tuple[str, str], np.ndarray] = {}
         self.rng = np.random.default_rng(seed)
         # "trial": every trial equally likely. A description labels a whole trial, so weighting by length
         # would let a few long trials (CMU's playground takes half the frames) dominate the text alignment
@@ -154,18 +153,31 @@ class WindowSampler:
             return self.frames
         return int(self.rng.integers(self.min_frames, min(self.frames, clip_frames) + 1))
 
-    def _window(self, clip_frames: int) -> tuple[int, int]:
-        """-> (start, length) of the next window in a clip of ``clip_frames`` frames."""
+    def _window(self, clip: Clip, lead: str) -> tuple[int, int]:
+        """-> (start, length) of the next window of ``clip``; ``lead`` ('left'/'right') is the foot whose
+        strikes start a gait's windows (the left foot after any mirroring)."""
+        clip_frames = len(clip.motion)
         if self.centre_short_trials and clip_frames <= 2 * self.frames:
             length = min(self.frames, clip_frames)
             slack = clip_frames - length
             jitter = int(self.rng.integers(-(self.frames // 10), self.frames // 10 + 1))
             return int(np.clip(slack // 2 + jitter, 0, slack)), length
         length = self._length(clip_frames)
+        if self.phase_align and clip.periodic:
+            strikes = self._strikes(clip, lead)
+            strikes = strikes[strikes <= clip_frames - length]
+            if len(strikes):
+                return int(self.rng.choice(strikes)), length
         return int(self.rng.integers(0, clip_frames - length + 1)), length
 
+    def _strikes(self, clip: Clip, side: str) -> np.ndarray:
+        key = (clip.trial, side)
+        if key not in self._strike_cache:
+            self._strike_cache[key] = foot_strikes(clip.motion, side)
+        return self._strike_cache[key]
+
     def prompts(self) -> list[str]:
-        names = {c.prompt for c in self.clips}
+        names = {t for c in self.clips for t in c.texts}
         return sorted(names | {mirror_prompt(p) for p in names})
 
     def sample(self, batch: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, list[str]]:
@@ -176,10 +188,11 @@ class WindowSampler:
         prompts = []
         for b in range(batch):
             clip = self.clips[self.rng.choice(len(self.clips), p=self.weights)]
-            start, length = self._window(len(clip.motion))
+            mirror = self.rng.random() < self.mirror_prob
+            start, length = self._window(clip, "right" if mirror else "left")
             window = clip.motion[start:start + length]
-            prompt = clip.prompt
-            if self.rng.random() < self.mirror_prob:
+            prompt = clip.texts[int(self.rng.integers(len(clip.texts)))] if self.vary_text else clip.prompt
+            if mirror:
                 window, prompt = window.mirrored(), mirror_prompt(prompt)
             window = canonical_window(window)
             turned = window.rotated_about_z(float(self.rng.uniform(-math.pi, math.pi))) \

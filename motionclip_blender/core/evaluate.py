@@ -20,7 +20,8 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from .dataset import fixed_windows, load_clips, load_split
+from .corpus import split_trials
+from .dataset import fixed_windows, load_clips
 from .motion import Motion
 from .skeleton import JOINT_INDEX
 
@@ -118,11 +119,12 @@ def format_table(metrics: dict, title: str) -> str:
     return "\n".join(rows)
 
 
-def evaluate(model_path: str | None, data_dir: str, json_path: str | None, split: str = "test") -> dict:
+def evaluate(model_path: str | None, data_root: str, json_path: str | None, split: str = "test",
+             corpora: list[str] | tuple[str, ...] = ("cmu", "hdm05")) -> dict:
     from .api import load_model
 
     model = load_model(model_path)
-    clips = load_clips(data_dir, load_split()[split], model.fps)
+    clips = load_clips(split_trials(data_root, corpora, split), model.fps)
     torch.manual_seed(0)
     with torch.no_grad():
         metrics = compute_metrics(model, clips, progress=True)

@@ -4,7 +4,8 @@
 - ``rcxyz``: MSE on joint positions through forward kinematics
 - ``vel``: MSE on frame-to-frame feature velocities
 - ``velxyz``: MSE on joint-position velocities (the paper's code has it as an option)
-- ``text``/``image``: 1 - cos(z, CLIP text / image embedding)
+- ``text``/``image``: 1 - cos(z, CLIP text / image embedding); with ``text_cos_target`` < 1 the text
+  term is hinged at that cosine
 """
 
 from __future__ import annotations
@@ -31,6 +32,10 @@ class LossWeights:
     # Reconstruction from the *text* embedding (ours, as in TEMOS/TMR): with little data it keeps
     # decoded prompts on the motion manifold. 0 reproduces the paper.
     text_rc: float = 0.0
+    # The text term pulls cos(z, text) up to this value and no further (ours). 1.0 is the paper's 1 - cos,
+    # which drives every window of a prompt to one point and leaves the decoder nothing but their average;
+    # below 1 the rest of the latent is free to keep the window's own pose and timing.
+    text_cos_target: float = 1.0
 
     @classmethod
     def from_dict(cls, data: dict) -> "LossWeights":
@@ -55,8 +60,9 @@ def features_to_positions(features: torch.Tensor) -> torch.Tensor:
     return pos
 
 
-def cosine_loss(z: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    return (1 - F.cosine_similarity(z, target, dim=-1)).mean()
+def cosine_loss(z: torch.Tensor, target: torch.Tensor, cos_target: float = 1.0) -> torch.Tensor:
+    """mean(max(0, cos_target - cos(z, target))): the paper's 1 - cos at ``cos_target`` 1."""
+    return (cos_target - F.cosine_similarity(z, target, dim=-1)).clamp(min=0).mean()
 
 
 def reconstruction_losses(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor,

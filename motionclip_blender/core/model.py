@@ -42,13 +42,20 @@ class ModelConfig:
     # Decode from z / |z| (ours): the cosine losses fix only z's direction, so normalising makes a
     # unit text embedding as valid a decoder input as any motion latent. The paper's code decodes raw z.
     normalize_latent: bool = True
+    # Pre-norm layers (LayerNorm before attention/MLP, a final LayerNorm): post-norm, the paper's setting,
+    # sat on the mean-pose plateau for thousands of CPU steps (shared/notes/model-diagnosis.md).
+    norm_first: bool = False
+    # z becomes this many decoder memory tokens (a linear map each): with one token, cross-attention hands
+    # every frame the same vector and all timing must come from the positional queries.
+    latent_tokens: int = 1
 
     def __post_init__(self):
         if self.d_model % self.num_heads:
             raise ValueError(f"d_model {self.d_model} must be divisible by num_heads {self.num_heads}")
         if self.activation not in ("gelu", "relu"):
             raise ValueError(f"activation must be 'gelu' or 'relu', got {self.activation!r}")
-        for name in ("d_model", "latent_dim", "num_encoder_layers", "num_decoder_layers", "ff_size"):
+        for name in ("d_model", "latent_dim", "num_encoder_layers", "num_decoder_layers", "ff_size",
+                     "num_heads", "latent_tokens", "max_frames"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive")
 
@@ -90,8 +97,10 @@ class MotionEncoder(nn.Module):
         self.sigmaQuery = nn.Parameter(torch.randn(1, cfg.d_model))
         self.skelEmbedding = nn.Linear(FEATURE_ROWS * FEATURE_WIDTH, cfg.d_model)
         self.sequence_pos_encoder = PositionalEncoding(cfg.d_model, cfg.dropout, cfg.max_frames + 2)
-        layer = nn.TransformerEncoderLayer(cfg.d_model, cfg.num_heads, cfg.ff_size, cfg.dropout, cfg.activation)
-        self.seqTransEncoder = nn.TransformerEncoder(layer, cfg.num_encoder_layers, enable_nested_tensor=False)
+        layer = nn.TransformerEncoderLayer(cfg.d_model, cfg.num_heads, cfg.ff_size, cfg.dropout, cfg.activation,
+                                           norm_first=cfg.norm_first)
+        self.seqTransEncoder = nn.TransformerEncoder(layer, cfg.num_encoder_layers, enable_nested_tensor=False,
+                                                     norm=nn.LayerNorm(cfg.d_model) if cfg.norm_first else None)
         self.latent_proj = nn.Linear(cfg.d_model, cfg.latent_dim) if cfg.latent_dim != cfg.d_model else None
 
     def forward(self, features: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -112,17 +121,22 @@ class MotionDecoder(nn.Module):
         self.d_model = cfg.d_model
         self.normalize_latent = cfg.normalize_latent
         self.sequence_pos_encoder = PositionalEncoding(cfg.d_model, cfg.dropout, cfg.max_frames)
-        layer = nn.TransformerDecoderLayer(cfg.d_model, cfg.num_heads, cfg.ff_size, cfg.dropout, cfg.activation)
-        self.seqTransDecoder = nn.TransformerDecoder(layer, cfg.num_decoder_layers)
+        layer = nn.TransformerDecoderLayer(cfg.d_model, cfg.num_heads, cfg.ff_size, cfg.dropout, cfg.activation,
+                                           norm_first=cfg.norm_first)
+        self.seqTransDecoder = nn.TransformerDecoder(layer, cfg.num_decoder_layers,
+                                                     norm=nn.LayerNorm(cfg.d_model) if cfg.norm_first else None)
         self.finallayer = nn.Linear(cfg.d_model, FEATURE_ROWS * FEATURE_WIDTH)
-        self.latent_unproj = nn.Linear(cfg.latent_dim, cfg.d_model) if cfg.latent_dim != cfg.d_model else None
+        self.latent_tokens = cfg.latent_tokens
+        needs_map = cfg.latent_dim != cfg.d_model or cfg.latent_tokens > 1
+        self.latent_unproj = nn.Linear(cfg.latent_dim, cfg.d_model * cfg.latent_tokens) if needs_map else None
 
     def forward(self, z: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """z (batch, latent), mask (batch, frames) -> features (batch, frames, 25, 6), zero on padding."""
         batch, frames = mask.shape
         if self.normalize_latent:
             z = torch.nn.functional.normalize(z, dim=-1)
-        memory = (self.latent_unproj(z) if self.latent_unproj is not None else z)[None]
+        memory = self.latent_unproj(z) if self.latent_unproj is not None else z
+        memory = memory.reshape(batch, self.latent_tokens, self.d_model).transpose(0, 1)
         queries = self.sequence_pos_encoder(z.new_zeros((frames, batch, self.d_model)))
         out = self.seqTransDecoder(tgt=queries, memory=memory, tgt_key_padding_mask=~mask)
         out = self.finallayer(out).transpose(0, 1).reshape(batch, frames, FEATURE_ROWS, FEATURE_WIDTH)

@@ -21,7 +21,8 @@ from tqdm import tqdm
 
 from .checkpoint import CheckpointMeta, load_checkpoint, save_checkpoint
 from .config_io import from_dict_strict
-from .dataset import WindowSampler, fixed_windows, load_clips, load_split, pad_batch
+from .corpus import DEFAULT_DATA_ROOT, load_split, split_trials
+from .dataset import WindowSampler, fixed_windows, load_clips, pad_batch
 from .encoders import load_encoder
 from .losses import LossWeights, cosine_loss, reconstruction_losses, total_loss
 from .model import ModelConfig, MotionCLIPModel
@@ -29,7 +30,9 @@ from .model import ModelConfig, MotionCLIPModel
 
 @dataclass
 class TrainConfig:
-    data_dir: str = "../shared/data/cmu"
+    data_root: str = DEFAULT_DATA_ROOT
+    corpora: list[str] = field(default_factory=lambda: ["cmu", "hdm05"])
+    split_file: str | None = None  # None = assets/data_split.json
     out_dir: str = "runs/bundled"
     cache_dir: str | None = None
     encoder: str = "minilm"
@@ -41,6 +44,9 @@ class TrainConfig:
     losses: LossWeights = field(default_factory=LossWeights)
     batch_size: int = 32
     lr: float = 1e-4
+    lr_schedule: str = "constant"  # after warm-up: "constant", or "cosine" down to min_lr_ratio * lr at `steps`
+    min_lr_ratio: float = 0.1
+    init_from: str | None = None  # a checkpoint whose weights start a new run (e.g. the bundled model)
     weight_decay: float = 0.01
     warmup_steps: int = 200
     steps: int = 6000
@@ -53,6 +59,8 @@ class TrainConfig:
     rest_jitter_prob: float = 0.0
     rest_twist_deg: float = 0.0  # and twists about the bones, which move no joint (augment.py)
     centre_short_trials: bool = False  # windows of short trials from their middle (see WindowSampler)
+    phase_align: bool = False  # windows of gaits start at a foot strike (see WindowSampler)
+    vary_text: bool = False  # each window's text drawn from its trial's texts (description + family phrasings)
     seed: int = 0
     threads: int = 0  # 0 = torch's default
     max_minutes: float = 0  # stop this run (with a checkpoint) after this long; 0 = no limit. Rerun to resume.
@@ -81,7 +89,23 @@ def make_sampler(cfg: TrainConfig, clips, seed: int) -> WindowSampler:
     return WindowSampler(clips, cfg.frames, cfg.min_frames, cfg.mirror_prob, cfg.heading_prob, seed=seed,
                          balance=cfg.balance, rest_jitter_deg=cfg.rest_jitter_deg,
                          rest_jitter_prob=cfg.rest_jitter_prob, rest_twist_deg=cfg.rest_twist_deg,
-                         centre_short_trials=cfg.centre_short_trials)
+                         centre_short_trials=cfg.centre_short_trials, phase_align=cfg.phase_align,
+                         vary_text=cfg.vary_text)
+
+
+def lr_factor(cfg: TrainConfig, step: int) -> float:
+    """Multiplier of ``cfg.lr`` at ``step``: linear warm-up, then constant or cosine decay."""
+    if step < cfg.warmup_steps:
+        return (step + 1) / cfg.warmup_steps
+    if cfg.lr_schedule == "constant":
+        return 1.0
+    progress = min(1.0, (step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps))
+    return cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + np.cos(np.pi * progress))
+
+
+def training_clips(cfg: TrainConfig, part: str, progress: bool = True):
+    split = load_split(cfg.split_file) if cfg.split_file else load_split()
+    return load_clips(split_trials(cfg.data_root, cfg.corpora, part, split), cfg.fps, cfg.cache_dir, progress)
 
 
 def _distributed() -> tuple[int, int]:
@@ -116,7 +140,7 @@ def step_losses(model, enc_in, target, mask, text_emb, weights: LossWeights) -> 
     z, pred, from_text = model(enc_in, mask, text_emb if weights.text_rc else None)
     losses = reconstruction_losses(pred, target, mask, weights)
     if weights.text:
-        losses["text"] = cosine_loss(z, text_emb)
+        losses["text"] = cosine_loss(z, text_emb, weights.text_cos_target)
     if from_text is not None:
         text_terms = reconstruction_losses(from_text, target, mask, weights)
         losses["text_rc"] = sum(getattr(weights, k) * v for k, v in text_terms.items())
@@ -144,14 +168,15 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
     torch.manual_seed(cfg.seed + rank)
     out = Path(cfg.out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    split = load_split()
-    train_clips = load_clips(cfg.data_dir, split["train"], cfg.fps, cfg.cache_dir, progress and rank == 0)
-    val_clips = load_clips(cfg.data_dir, split["val"], cfg.fps, cfg.cache_dir, progress and rank == 0)
+    if cfg.lr_schedule not in ("constant", "cosine"):
+        raise ValueError(f"lr_schedule must be 'constant' or 'cosine', got {cfg.lr_schedule!r}")
+    train_clips = training_clips(cfg, "train", progress and rank == 0)
+    val_clips = training_clips(cfg, "val", progress and rank == 0)
     sampler = make_sampler(cfg, train_clips, seed=cfg.seed * 1000 + rank)
     val_windows = fixed_windows(val_clips, cfg.frames, min_frames=cfg.min_frames)
     if not val_windows:
-        raise ValueError(f"no validation windows: the val subjects {split['val']} have no trial of at least "
-                         f"{cfg.min_frames or cfg.frames} frames in {cfg.data_dir}")
+        raise ValueError(f"no validation windows: the val performers of {cfg.corpora} have no trial of at least "
+                         f"{cfg.min_frames or cfg.frames} frames under {cfg.data_root}")
     encoder = load_encoder(cfg.encoder)
     if encoder.dim != cfg.model.latent_dim:
         raise ValueError(f"model latent_dim {cfg.model.latent_dim} must equal the encoder's dim {encoder.dim}")
@@ -164,6 +189,13 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
     opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     state_path = out / "train_state.pt"
     step, best, since_best, elapsed_before = 0, float("inf"), 0, 0.0
+    if cfg.init_from and not (out / "last").is_dir():
+        init, init_meta = load_checkpoint(cfg.init_from)
+        if init_meta.model != cfg.model or init_meta.encoder != encoder.name:
+            raise ValueError(f"init_from {cfg.init_from}: its architecture or text space differs from this config")
+        net.load_state_dict(init.state_dict())
+        if rank == 0:
+            print(f"starting from the weights of {cfg.init_from}")
     if (out / "last").is_dir() and state_path.is_file():
         loaded, _ = load_checkpoint(out / "last")
         net.load_state_dict(loaded.state_dict())
@@ -181,8 +213,9 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
         if rank == 0:
             print(f"resuming from step {step} (best val {best:.4f})")
     model = torch.nn.parallel.DistributedDataParallel(net) if world > 1 else net
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / max(1, cfg.warmup_steps)),
-                                              last_epoch=step - 1 if step else -1)
+    for group in opt.param_groups:
+        group.setdefault("initial_lr", cfg.lr)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(cfg, s), last_epoch=step - 1 if step else -1)
 
     def checkpoint() -> None:
         save_checkpoint(net, meta, out / "last")
