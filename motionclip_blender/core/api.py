@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 
 from .dataset import canonical_window as canonicalize
+from .bank import BANK_NAME, BankError, LatentBank
 from .checkpoint import CheckpointError, CheckpointMeta, import_official, load_checkpoint
 from .encoders import Encoder, EncoderError, canonical_encoder_name, check_encoder_matches, load_encoder
 from .motion import Motion
@@ -39,8 +40,10 @@ class ModelLoadError(RuntimeError):
 class MotionCLIP:
     """A loaded model with its text encoder. Thread-safe for concurrent calls (one lock)."""
 
-    def __init__(self, network, meta: CheckpointMeta, encoder: Encoder | None = None, name: str = "model"):
+    def __init__(self, network, meta: CheckpointMeta, encoder: Encoder | None = None, name: str = "model",
+                 bank: LatentBank | None = None):
         self.network = network.eval()
+        self.bank = bank
         self.meta = meta
         self.name = name
         self._encoder = encoder
@@ -141,13 +144,23 @@ class MotionCLIP:
 
     # --- the operations -------------------------------------------------------------------------
     def generate(self, prompt: str, frames: int | None = None, seed: int | None = None,
-                 variation: float = 0.25) -> Motion:
-        """Text to motion. ``seed`` None decodes the prompt's embedding itself; an integer adds a
-        seeded perturbation of relative size ``variation`` for a different take on the same prompt."""
+                 variation: float = 0.25, source: str = "auto") -> Motion:
+        """Text to motion.
+
+        ``source`` "bank" (the default when the model has a latent bank, ``bank.py``): decode the latent of
+        the training window nearest to the prompt; a seed draws among the nearest windows instead, so each
+        seed is another take. "text": decode the prompt's embedding itself (the paper's way); a seed adds a
+        perturbation of relative size ``variation``."""
         if not isinstance(prompt, str) or not prompt.strip():
             raise ValueError("prompt must be a non-empty string")
+        if source not in ("auto", "bank", "text"):
+            raise ValueError(f"source must be 'auto', 'bank' or 'text', got {source!r}")
+        if source == "bank" and self.bank is None:
+            raise ValueError(f"model '{self.name}' has no latent bank ({BANK_NAME}); use source='text'")
         z = self.text_latent([prompt])[0]
-        if seed is not None:
+        if self.bank is not None and source != "text":
+            z = self.bank.latents[self.bank.pick(z, seed)[0]]
+        elif seed is not None:
             z = perturb(z, seed, variation)
         return self.decode(z, frames)
 
@@ -218,4 +231,11 @@ def load_model(path: str | os.PathLike | None = None, encoder: Encoder | str | N
         except EncoderError as exc:
             raise ModelLoadError(str(exc)) from None
     name = "bundled" if path is None else os.path.basename(os.path.normpath(str(target)))
-    return MotionCLIP(network, meta, encoder=encoder, name=name)
+    try:
+        bank = None if official else LatentBank.load(target)
+    except BankError as exc:
+        raise ModelLoadError(str(exc)) from None
+    if bank is not None and bank.latents.shape[1] != meta.encoder_dim:
+        raise ModelLoadError(f"{target}: the latent bank has {bank.latents.shape[1]}-d latents, the model "
+                             f"{meta.encoder_dim}-d")
+    return MotionCLIP(network, meta, encoder=encoder, name=name, bank=bank)

@@ -34,10 +34,13 @@ class BankError(ValueError):
 class LatentBank:
     latents: torch.Tensor  # (N, D) unit vectors
     texts: list[str]  # the prompt of each window's trial (mirrored with the window)
+    sources: list[str]  # where each window comes from: "<trial>@<start frame>" (+ "~" when mirrored)
 
     def __post_init__(self):
-        if self.latents.ndim != 2 or len(self.texts) != self.latents.shape[0] or not len(self.texts):
-            raise BankError(f"a bank needs one text per latent, got {tuple(self.latents.shape)} and {len(self.texts)}")
+        n = self.latents.shape[0] if self.latents.ndim == 2 else -1
+        if n < 1 or len(self.texts) != n or len(self.sources) != n:
+            raise BankError(f"a bank needs one text and one source per latent, got {tuple(self.latents.shape)}, "
+                            f"{len(self.texts)} and {len(self.sources)}")
         self.latents = F.normalize(self.latents.float(), dim=-1)
 
     def __len__(self) -> int:
@@ -64,7 +67,7 @@ class LatentBank:
         path = Path(directory) / BANK_NAME
         tmp = path.with_name(f".{BANK_NAME}.tmp")
         save_file({"latents": self.latents.half().contiguous()}, str(tmp),
-                  metadata={"texts": json.dumps(self.texts)})
+                  metadata={"texts": json.dumps(self.texts), "sources": json.dumps(self.sources)})
         tmp.replace(path)
         return path
 
@@ -78,8 +81,9 @@ class LatentBank:
             from safetensors import safe_open
 
             with safe_open(str(path), "pt") as f:
-                texts = json.loads((f.metadata() or {})["texts"])
-            return cls(load_file(str(path))["latents"], list(texts))
+                meta = f.metadata() or {}
+            return cls(load_file(str(path))["latents"], list(json.loads(meta["texts"])),
+                       list(json.loads(meta["sources"])))
         except (SafetensorError, OSError, KeyError, ValueError) as exc:
             raise BankError(f"{path}: cannot read the latent bank ({exc})") from None
 
@@ -92,14 +96,16 @@ def build_bank(model, clips, stride: int = 20, batch: int = 64, progress: bool =
 
     from .corpus import mirror_prompt
 
-    windows, texts = [], []
+    windows, texts, sources = [], [], []
     for clip in clips:
-        for motion, text in ((clip.motion, clip.prompt), (clip.motion.mirrored(), mirror_prompt(clip.prompt))):
+        for motion, text, mark in ((clip.motion, clip.prompt, ""),
+                                   (clip.motion.mirrored(), mirror_prompt(clip.prompt), "~")):
             n, w = len(motion), model.frames
             for start in range(0, max(1, n - w + 1), stride):
                 windows.append(motion[start:start + w])
                 texts.append(text)
+                sources.append(f"{clip.trial}@{start}{mark}")
     latents = []
     for i in tqdm(range(0, len(windows), batch), desc="latent bank", unit="batch", disable=not progress):
         latents.append(model.encode_windows(windows[i:i + batch]))
-    return LatentBank(torch.cat(latents), texts)
+    return LatentBank(torch.cat(latents), texts, sources)

@@ -123,10 +123,29 @@ def cmd_train(args):
     print(f"best checkpoint: {train(cfg)}")
 
 
+def cmd_bank(args):
+    from .api import load_model
+    from .bank import build_bank
+    from .train import TrainConfig, training_clips
+
+    cfg = TrainConfig.from_file(args.config)
+    if args.data:
+        cfg.data_root = args.data
+    model = load_model(args.model)
+    bank = build_bank(model, training_clips(cfg, "train"), stride=args.stride)
+    print(f"{len(bank)} windows -> {bank.save(args.model)}")
+
+
 def cmd_evaluate(args):
+    corpora = [c.strip() for c in args.corpora.split(",") if c.strip()]
+    if args.prompts is not None:
+        from .suite_eval import evaluate_prompts
+
+        evaluate_prompts(args.model, args.prompts or None, args.data, corpora, args.json, args.variations)
+        return
     from .evaluate import evaluate
 
-    evaluate(args.model, args.data, args.json, args.split, args.corpora.split(","))
+    evaluate(args.model, args.data, args.json, args.split, corpora)
 
 
 def cmd_demo(args):
@@ -225,11 +244,21 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--threads", type=int, default=None, help="CPU threads (default: the config's)")
     sp.set_defaults(func=cmd_train)
 
+    sp = sub.add_parser("bank", help="encode a config's training windows into a model's latent bank")
+    sp.add_argument("model", help="checkpoint directory (the bank is written into it)")
+    sp.add_argument("--config", required=True, help="the training config (data, corpora, split)")
+    sp.add_argument("--data", default=None, help="data root (default: the config's)")
+    sp.add_argument("--stride", type=int, default=20, help="frames between banked windows")
+    sp.set_defaults(func=cmd_bank)
+
     sp = sub.add_parser("evaluate", help="metrics on the test split: table + JSON")
     sp.add_argument("--model", default=None)
     sp.add_argument("--data", default=DEFAULT_DATA_ROOT, help="data root holding cmu/ and hdm05/")
     sp.add_argument("--corpora", default="cmu,hdm05", help="comma-separated corpora to evaluate on")
     sp.add_argument("--split", default="test", choices=["train", "val", "test"])
+    sp.add_argument("--prompts", nargs="?", const="", default=None, metavar="SUITE",
+                    help="run the prompt suite instead (default: the shipped assets/prompt_suite.json)")
+    sp.add_argument("--variations", type=int, default=3, help="seeded takes per suite prompt")
     sp.add_argument("--json", default="evaluation.json")
     sp.set_defaults(func=cmd_evaluate)
 

@@ -1,0 +1,72 @@
+"""The latent bank: text-to-motion decodes the nearest encoded training window, seeds draw other windows."""
+
+import shutil
+
+import numpy as np
+import pytest
+import torch
+
+from motionclip_blender.core.api import ModelLoadError, load_model
+from motionclip_blender.core.bank import BANK_NAME, BankError, LatentBank, build_bank
+from motionclip_blender.core.dataset import Clip
+
+from .test_api import small_checkpoint  # noqa: F401  (fixture)
+from .test_motion import random_motion
+
+
+@pytest.fixture(scope="module")
+def banked(small_checkpoint, tmp_path_factory):  # noqa: F811
+    path = tmp_path_factory.mktemp("bank") / "banked"
+    shutil.copytree(small_checkpoint, path)
+    model = load_model(path)
+    clips = [Clip("walk_trial", "a person walks to the left", random_motion(100, seed=1)),
+             Clip("jump_trial", "a person jumps", random_motion(50, seed=2))]
+    bank = build_bank(model, clips, stride=20, progress=False)
+    bank.save(path)
+    return path, bank, clips
+
+
+def test_bank_windows_both_mirrors_and_round_trip(banked):
+    path, bank, _ = banked
+    # 100 frames at stride 20 with 60-frame windows: starts 0, 20, 40; the 50-frame clip is one window
+    assert bank.sources == ["walk_trial@0", "walk_trial@20", "walk_trial@40", "walk_trial@0~", "walk_trial@20~",
+                            "walk_trial@40~", "jump_trial@0", "jump_trial@0~"]
+    assert bank.texts[3] == "a person walks to the right"  # mirrored window, mirrored words
+    loaded = LatentBank.load(path)
+    assert loaded.sources == bank.sources and loaded.texts == bank.texts
+    assert torch.allclose(loaded.latents, bank.latents, atol=2e-3)  # stored as float16
+    assert torch.allclose(loaded.latents.norm(dim=1), torch.ones(len(bank)), atol=1e-3)
+
+
+def test_generate_decodes_the_nearest_window_and_seeds_draw_others(banked):
+    path, _, _ = banked
+    model = load_model(path)
+    bank = model.bank  # as stored: float16-rounded
+    assert bank is not None
+    prompt = "a person jumps"
+    nearest, _ = bank.nearest(model.text_latent([prompt])[0], 1)
+    expected = model.decode(bank.latents[int(nearest[0])], 40)
+    plain = model.generate(prompt, frames=40)
+    assert np.allclose(plain.rotations, expected.rotations, atol=1e-6)
+    picks = {bank.pick(model.text_latent([prompt])[0], seed)[0] for seed in range(1, 30)}
+    assert len(picks) >= 2  # seeds give other takes
+    takes = [model.generate(prompt, frames=40, seed=s).rotations for s in (1, 1)]
+    assert np.allclose(takes[0], takes[1])  # and the same seed the same take
+    text = model.generate(prompt, frames=40, source="text")
+    assert np.allclose(text.rotations, model.decode(model.text_latent([prompt])[0], 40).rotations, atol=1e-6)
+    with pytest.raises(ValueError, match="source"):
+        model.generate(prompt, source="nearest")
+
+
+def test_bank_problems_are_named(banked, small_checkpoint, tmp_path):  # noqa: F811
+    assert load_model(small_checkpoint).bank is None
+    with pytest.raises(ValueError, match="no latent bank"):
+        load_model(small_checkpoint).generate("walk", source="bank")
+    path, _, _ = banked
+    broken = tmp_path / "broken"
+    shutil.copytree(path, broken)
+    (broken / BANK_NAME).write_bytes(b"not a safetensors file")
+    with pytest.raises(ModelLoadError, match=BANK_NAME):
+        load_model(broken)
+    with pytest.raises(BankError, match="one text and one source"):
+        LatentBank(torch.ones(3, 4), ["a", "b"], ["x", "y", "z"])
