@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 
 from .dataset import canonical_window as canonicalize
+from . import contact, timeline
 from .bank import BANK_NAME, BankError, LatentBank
 from .checkpoint import CheckpointError, CheckpointMeta, import_official, load_checkpoint
 from .encoders import Encoder, EncoderError, canonical_encoder_name, check_encoder_matches, load_encoder
@@ -144,40 +145,79 @@ class MotionCLIP:
 
     # --- the operations -------------------------------------------------------------------------
     def generate(self, prompt: str, frames: int | None = None, seed: int | None = None,
-                 variation: float = 0.25, source: str = "auto") -> Motion:
-        """Text to motion.
+                 variation: float = 0.25, source: str = "auto", clean_feet: bool = True, loop: bool = False,
+                 root: str = "full") -> Motion:
+        """Text to motion, ``frames`` long (default: the model's clip length; any length up to its limit).
 
         ``source`` "bank" (the default when the model has a latent bank, ``bank.py``): decode the latent of
-        the training window nearest to the prompt; a seed draws among the nearest windows instead, so each
-        seed is another take. "text": decode the prompt's embedding itself (the paper's way); a seed adds a
-        perturbation of relative size ``variation``."""
+        the training window nearest to the prompt, and for longer clips its successors in the same
+        performance; a seed draws among the nearest windows instead, so each seed is another take. "text":
+        decode the prompt's embedding itself (the paper's way); a seed adds a perturbation of relative size
+        ``variation``. Past what the windows cover, cycles repeat and one-off actions settle into a hold
+        (``timeline.py``). ``clean_feet``: planted contacts, nothing under the floor (``contact.py``).
+        ``loop``: a seamless cycle (cut near ``frames``). ``root``: "full", "forward" or "in_place"."""
         if not isinstance(prompt, str) or not prompt.strip():
             raise ValueError("prompt must be a non-empty string")
         if source not in ("auto", "bank", "text"):
             raise ValueError(f"source must be 'auto', 'bank' or 'text', got {source!r}")
         if source == "bank" and self.bank is None:
             raise ValueError(f"model '{self.name}' has no latent bank ({BANK_NAME}); use source='text'")
+        frames = self._check_frames(frames)
         z = self.text_latent([prompt])[0]
         if self.bank is not None and source != "text":
-            z = self.bank.latents[self.bank.pick(z, seed)[0]]
-        elif seed is not None:
-            z = perturb(z, seed, variation)
-        return self.decode(z, frames)
+            motion = self._from_bank(self.bank.pick(z, seed)[0], frames)
+        else:
+            motion = self._decode_any(perturb(z, seed, variation) if seed is not None else z, frames)
+        return self.finish(motion, clean_feet, loop, root)
 
-    def interpolate(self, a: MotionOrPrompt, b: MotionOrPrompt, steps: int, frames: int | None = None) -> list[Motion]:
+    def _decode_any(self, z: torch.Tensor, frames: int | None) -> Motion:
+        """Decode up to the model's clip length and continue past it (``timeline.extend``)."""
+        frames = self._check_frames(frames)
+        return timeline.extend(self.decode(z, min(frames, self.frames)), frames)
+
+    def finish(self, motion: Motion, clean_feet: bool = True, loop: bool = False, root: str = "full") -> Motion:
+        """The post-processing every generated motion gets: foot clean-up, then a loop or a root option."""
+        if root not in timeline.ROOT_MODES:
+            raise ValueError(f"root must be one of {', '.join(timeline.ROOT_MODES)}, got {root!r}")
+        if clean_feet:
+            motion = contact.clean_feet(motion)
+        return timeline.make_loop(motion, root) if loop else timeline.with_root(motion, root)
+
+    def _from_bank(self, index: int, frames: int) -> Motion:
+        windows = [self.decode(self.bank.latents[index], min(frames, self.frames))]
+        covered = len(windows[0])
+        while covered < frames:
+            index = self.bank.successor(index)
+            if index is None:
+                break
+            windows.append(self.decode(self.bank.latents[index], self.frames))
+            covered += self.bank.stride
+        return timeline.extend(timeline.stitch(windows, self.bank.stride), frames)
+
+    def _check_frames(self, frames: int | None) -> int:
+        frames = self.frames if frames is None else frames
+        if isinstance(frames, bool) or not isinstance(frames, (int, np.integer)):
+            raise ValueError(f"frames must be a whole number, got {frames!r}")
+        if not 1 <= frames <= self.network.config.max_frames:
+            raise ValueError(f"frames must be between 1 and {self.network.config.max_frames}, got {frames}")
+        return int(frames)
+
+    def interpolate(self, a: MotionOrPrompt, b: MotionOrPrompt, steps: int, frames: int | None = None,
+                    clean_feet: bool = True) -> list[Motion]:
         """``steps`` motions decoded along the straight line from E(a) to E(b), both ends included."""
         if steps < 2:
             raise ValueError(f"steps must be at least 2, got {steps}")
         za, zb = self.latent(a), self.latent(b)
-        return [self.decode(mix_latents(za, zb, float(t)), frames) for t in torch.linspace(0, 1, steps)]
+        return [self.finish(self._decode_any(mix_latents(za, zb, float(t)), frames), clean_feet)
+                for t in torch.linspace(0, 1, steps)]
 
     def edit(self, base: MotionOrPrompt, minus: MotionOrPrompt, plus: MotionOrPrompt,
-             frames: int | None = None) -> Motion:
+             frames: int | None = None, clean_feet: bool = True) -> Motion:
         """Latent arithmetic z = E(base) - E(minus) + E(plus), decoded."""
         z = self.latent(base) - self.latent(minus) + self.latent(plus)
         if frames is None and isinstance(base, Motion):
             frames = len(base.resample(self.fps)) if base.fps != self.fps else len(base)
-        return self.decode(z, frames)
+        return self.finish(self._decode_any(z, frames), clean_feet)
 
     def recognize(self, motion: Motion, labels: Sequence[str], top_k: int = 5) -> list[tuple[str, float]]:
         """Zero-shot recognition: labels ranked by cosine between E(motion) and their text embeddings."""

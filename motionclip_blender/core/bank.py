@@ -35,6 +35,7 @@ class LatentBank:
     latents: torch.Tensor  # (N, D) unit vectors
     texts: list[str]  # the prompt of each window's trial (mirrored with the window)
     sources: list[str]  # where each window comes from: "<trial>@<start frame>" (+ "~" when mirrored)
+    stride: int = 20  # frames between successive windows of one trial
 
     def __post_init__(self):
         n = self.latents.shape[0] if self.latents.ndim == 2 else -1
@@ -42,6 +43,21 @@ class LatentBank:
             raise BankError(f"a bank needs one text and one source per latent, got {tuple(self.latents.shape)}, "
                             f"{len(self.texts)} and {len(self.sources)}")
         self.latents = F.normalize(self.latents.float(), dim=-1)
+        self._next: dict[int, int] | None = None
+
+    def successor(self, index: int) -> int | None:
+        """The window that starts ``stride`` frames after window ``index`` in the same performance, if any."""
+        if self._next is None:
+            where = {}
+            for i, src in enumerate(self.sources):
+                trial, _, rest = src.rpartition("@")
+                where[(trial, rest.rstrip("~"), rest.endswith("~"))] = i
+            self._next = {}
+            for (trial, start, mirrored), i in where.items():
+                j = where.get((trial, str(int(start) + self.stride), mirrored))
+                if j is not None:
+                    self._next[i] = j
+        return self._next.get(index)
 
     def __len__(self) -> int:
         return len(self.texts)
@@ -67,7 +83,8 @@ class LatentBank:
         path = Path(directory) / BANK_NAME
         tmp = path.with_name(f".{BANK_NAME}.tmp")
         save_file({"latents": self.latents.half().contiguous()}, str(tmp),
-                  metadata={"texts": json.dumps(self.texts), "sources": json.dumps(self.sources)})
+                  metadata={"texts": json.dumps(self.texts), "sources": json.dumps(self.sources),
+                            "stride": str(self.stride)})
         tmp.replace(path)
         return path
 
@@ -83,7 +100,7 @@ class LatentBank:
             with safe_open(str(path), "pt") as f:
                 meta = f.metadata() or {}
             return cls(load_file(str(path))["latents"], list(json.loads(meta["texts"])),
-                       list(json.loads(meta["sources"])))
+                       list(json.loads(meta["sources"])), int(meta.get("stride", 20)))
         except (SafetensorError, OSError, KeyError, ValueError) as exc:
             raise BankError(f"{path}: cannot read the latent bank ({exc})") from None
 
@@ -108,4 +125,4 @@ def build_bank(model, clips, stride: int = 20, batch: int = 64, progress: bool =
     latents = []
     for i in tqdm(range(0, len(windows), batch), desc="latent bank", unit="batch", disable=not progress):
         latents.append(model.encode_windows(windows[i:i + batch]))
-    return LatentBank(torch.cat(latents), texts, sources)
+    return LatentBank(torch.cat(latents), texts, sources, stride)

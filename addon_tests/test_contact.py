@@ -1,0 +1,99 @@
+"""Foot contact clean-up on synthetic motions with known contacts: sliding feet get planted, flight phases
+and hands stay as they were, nothing ends under the floor, the leg IK reaches exactly."""
+
+import numpy as np
+import pytest
+import torch
+
+from motionclip_blender.core import rotations as R
+from motionclip_blender.core.contact import (LEGS, ContactOptions, _fk, _solve_leg, clean_feet, detect_contacts,
+                                             foot_speeds)
+from motionclip_blender.core.motion import Motion
+from motionclip_blender.core.skeleton import JOINT_INDEX as J
+
+HANDS_HEAD = [J["left_wrist"], J["right_wrist"], J["head"]]
+
+
+def _bent_knees(frames: int, angle: float = 0.35) -> Motion:
+    """Standing with the hips flexed and knees bent by ``angle`` (rad), on the floor."""
+    m = Motion.rest(frames)
+    hip = R.axis_angle_to_quaternion(torch.tensor([[-angle / 2, 0.0, 0.0]]))[0].numpy()
+    knee = R.axis_angle_to_quaternion(torch.tensor([[angle, 0.0, 0.0]]))[0].numpy()
+    ankle = R.axis_angle_to_quaternion(torch.tensor([[-angle / 2, 0.0, 0.0]]))[0].numpy()
+    for side in ("left", "right"):
+        m.rotations[:, J[f"{side}_hip"]] = hip
+        m.rotations[:, J[f"{side}_knee"]] = knee
+        m.rotations[:, J[f"{side}_ankle"]] = ankle
+    lowest = m.joint_positions()[:, :, 2].min()
+    m.translation[:, 2] -= lowest
+    return Motion(m.rotations, m.translation, m.fps)
+
+
+def test_a_sliding_stance_becomes_planted():
+    m = _bent_knees(40)
+    m.translation[:, 1] -= np.linspace(0, 0.12, 40, dtype=np.float32)  # the whole body glides 12 cm forward
+    before = m.joint_positions()
+    contacts = detect_contacts(before.astype(np.float64), m.fps)
+    assert contacts["left"].all() and contacts["right"].all()
+    cleaned = clean_feet(m)
+    after = cleaned.joint_positions()
+    for side in LEGS:
+        ankle = LEGS[side][2]
+        assert np.ptp(before[:, ankle, 1]) > 0.11  # it slid ...
+        assert np.linalg.norm(after[:, ankle, :2] - after[0, ankle, :2], axis=-1).max() < 0.005  # ... now it stays
+        assert foot_speeds(after.astype(np.float64), side, m.fps).max() < 0.1
+    # the body still travels: the pelvis path is kept horizontally
+    assert np.allclose(after[:, 0, :2], before[:, 0, :2], atol=1e-4)
+
+
+def test_a_flight_phase_stays_untouched_and_landings_are_on_the_floor():
+    m = _bent_knees(50)
+    lift = np.zeros(50, np.float32)
+    lift[15:30] = 0.25 * np.sin(np.linspace(0, np.pi, 15))  # up 25 cm and down again
+    m.translation[:, 2] += lift - 0.03  # and the stance frames sink 3 cm into the floor
+    before = m.joint_positions()
+    cleaned = clean_feet(m)
+    after = cleaned.joint_positions()
+    flight = slice(19, 27)  # both feet far above the floor, away from the pins' fade
+    assert before[flight][:, [J["left_ankle"], J["right_ankle"]], 2].min() > 0.1
+    shift = float(np.median(after[:, 0, 2] - before[:, 0, 2]))  # the one grounding shift (3 cm up)
+    assert abs(shift - 0.03) < 0.005
+    moved = np.abs(after[flight][:, HANDS_HEAD] - before[flight][:, HANDS_HEAD] - [0, 0, shift]).max()
+    assert moved < 0.01
+    assert after[:, :, 2].min() > -1e-4  # nothing under the floor
+    depth = np.clip(-after[:, :, 2].min(axis=1), 0, None)
+    assert depth.mean() < 0.002
+
+
+def test_every_joint_ends_above_the_floor():
+    m = _bent_knees(20)
+    m.translation[10:, 2] -= 0.2  # half the clip 20 cm deep
+    after = clean_feet(m).joint_positions()
+    assert after[:, :, 2].min() > -1e-4
+
+
+@pytest.mark.parametrize("side", ["left", "right"])
+def test_two_bone_ik_reaches_and_keeps_the_foot_orientation(side):
+    m = _bent_knees(5, angle=0.6)
+    pos, world, local = _fk(m)
+    hip, knee, ankle, _ = LEGS[side]
+    target = pos[:, ankle] + np.array([0.05, -0.08, 0.06])
+    _solve_leg(pos, world, local, side, target, np.arange(5))
+    solved = Motion.from_matrices(local, m.translation, m.fps)
+    new_pos, new_world, _ = _fk(solved)
+    assert np.linalg.norm(new_pos[:, ankle] - target, axis=-1).max() < 1e-3
+    rel = np.swapaxes(new_world[:, ankle], -1, -2) @ world[:, ankle]
+    angle = np.arccos(np.clip((np.trace(rel, axis1=-2, axis2=-1) - 1) / 2, -1, 1))
+    assert angle.max() < 1e-3  # the foot keeps its world orientation
+    # the knee stays in front of the hip-ankle line (it bends the way it bent)
+    assert (new_pos[:, knee, 1] < new_pos[:, ankle, 1]).all()
+
+
+def test_thresholds_have_hysteresis():
+    m = _bent_knees(30)
+    m.translation[:, 2] += np.where(np.arange(30) < 10, 0.0, 0.045).astype(np.float32)  # between on and off
+    down = detect_contacts(m.joint_positions().astype(np.float64), m.fps, ContactOptions())
+    assert down["left"].all()  # touched down at 0, stays down at 4.5 cm (< 6 cm off)
+    m2 = _bent_knees(30)
+    m2.translation[:, 2] += 0.045
+    assert not detect_contacts(m2.joint_positions().astype(np.float64), m2.fps)["left"].any()  # never under 3 cm

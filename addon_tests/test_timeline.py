@@ -1,0 +1,98 @@
+"""Any length, loops and root options (core/timeline.py) on real CMU walks and synthetic motions."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from motionclip_blender.core import timeline as T
+from motionclip_blender.core.dataset import canonical_window
+from motionclip_blender.core.motion import Motion
+from motionclip_blender.core.prompt_suite import foot_lift
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+needs_data = pytest.mark.skipif(not (DATA / "cmu" / "index.json").is_file(), reason=f"no data at {DATA}")
+
+
+@pytest.fixture(scope="module")
+def walk():
+    from motionclip_blender.core.corpus import split_trials
+    from motionclip_blender.core.dataset import load_clips
+
+    walks = [t for t in split_trials(DATA, ["cmu"], "test") if t.family == "walk"]
+    longest = max(load_clips(walks, 30.0, progress=False), key=lambda c: len(c.motion))
+    assert len(longest.motion) >= 100
+    return canonical_window(longest.motion)
+
+
+def _pose_steps(m: Motion) -> np.ndarray:
+    x = T._posed(m)
+    return np.linalg.norm(np.diff(x, axis=0), axis=-1)
+
+
+@needs_data
+def test_stitching_windows_of_one_performance_gives_it_back(walk):
+    windows = [canonical_window(walk[s:s + 60]) for s in (0, 20, 40)]
+    stitched = T.stitch(windows, 20)
+    assert len(stitched) == 100
+    err = np.linalg.norm(stitched.joint_positions() - walk[:100].joint_positions(), axis=-1)
+    assert err.max() < 0.002
+
+
+@needs_data
+def test_a_ten_second_walk_keeps_its_speed_and_steps(walk):
+    steady = walk[30:90]  # past the first step
+    long = T.extend(steady, 300)
+    assert len(long) == 300 and T.detect_period(steady) in range(25, 45)
+    pos = long.joint_positions()
+    speeds = np.array([np.linalg.norm(pos[i + 59, 0, :2] - pos[i, 0, :2]) / 2 for i in range(0, 300, 60)])
+    assert np.abs(speeds / np.median(speeds) - 1).max() <= 0.2, speeds
+    for i in range(0, 300, 60):
+        assert min(foot_lift(pos[i:i + 60], s) for s in ("left", "right")) >= 0.05
+    steps = np.linalg.norm(np.diff(pos, axis=0), axis=-1).max(axis=1)
+    original = np.linalg.norm(np.diff(pos[:60], axis=0), axis=-1).max(axis=1)
+    assert steps.max() < 1.5 * original.max()  # no pop where the cycles join
+
+
+def test_a_one_off_motion_settles_into_a_hold():
+    rng = np.random.default_rng(0)
+    m = Motion.rest(40)
+    angles = np.sort(rng.uniform(0, 1.5, 40))  # an elbow bending once, never back: no cycle
+    m.rotations[:, 18] = np.stack([np.cos(angles / 2), np.sin(angles / 2), 0 * angles, 0 * angles], axis=-1)
+    m.translation[:, 1] -= np.linspace(0, 0.4, 40, dtype=np.float32)
+    assert T.detect_period(m) is None
+    long = T.extend(m, 100)
+    assert np.allclose(long.rotations[40:], m.rotations[-1], atol=1e-6)
+    speed = np.linalg.norm(np.diff(long.translation[:, :2], axis=0), axis=-1)
+    assert speed[-30:].max() < 1e-6 and speed[40] < speed[38] + 1e-6  # eases to a stop
+
+
+@needs_data
+@pytest.mark.parametrize("root", ["full", "in_place"])
+def test_a_loop_flows_from_its_last_frame_into_its_first(walk, root):
+    loop = T.make_loop(walk[30:90], root)
+    steps = _pose_steps(loop)
+    seam = np.linalg.norm(T._posed(loop[-1:]) - T._posed(loop[:1]))
+    assert 20 <= len(loop) <= 60 and seam <= 1.5 * np.median(steps)
+    x = T._posed(loop)
+    v_seam, v_start = x[0] - x[-1], x[1] - x[0]  # velocity across the seam vs just after it
+    assert np.linalg.norm(v_seam - v_start) <= 1.5 * np.median(np.linalg.norm(np.diff(x, 2, axis=0), axis=-1)) + 0.05
+    offset = T.cycle_offset(loop)
+    if root == "in_place":
+        assert np.linalg.norm(offset[:2]) < 0.05
+    else:
+        assert np.linalg.norm(offset[:2]) > 0.5  # a walk cycle travels
+
+
+@needs_data
+def test_root_options(walk):
+    clip = walk[30:90].rotated_about_z(0.7)
+    forward = T.with_root(clip, "forward")
+    a = float(T.heading(clip[:1])[0])
+    across = np.array([np.cos(a), np.sin(a)])  # the first frame's sideways direction
+    assert np.abs((forward.translation[:, :2] - forward.translation[0, :2]) @ across).max() < 1e-5
+    assert np.linalg.norm(forward.translation[-1, :2] - forward.translation[0, :2]) > 1.0
+    still = T.with_root(clip, "in_place")
+    assert np.ptp(still.translation[:, :2], axis=0).max() == 0 and np.allclose(still.rotations, clip.rotations)
+    with pytest.raises(ValueError, match="root must be one of"):
+        T.with_root(clip, "sideways")
