@@ -274,3 +274,40 @@ def test_cancel_frees_the_running_job_when_blender_drops_the_modal_handler(fresh
 
     for cls in (MOTIONCLIP_OT_generate, *latent_ops.CLASSES):  # every model operator has it
         assert cls.cancel is jobs.ModelJobOperator.cancel
+
+
+def test_loop_plays_past_its_end_without_a_pop(fresh, tiny_model):
+    """Loop: Cycles modifiers on every channel (location with offset), the scene range one cycle; the evaluated
+    pose one frame past the last cycle frame is the first frame carried by one cycle's travel."""
+    scene = fresh.scene
+    scene.render.fps = 30
+    bpy.ops.motionclip.add_smpl_rig()
+    arm = fresh.active_object
+    assert bpy.ops.motionclip.generate(prompt="a person walks", seconds=2.0, loop=True, root='full') == {'FINISHED'}
+    action = arm.animation_data.action
+    fcurves = bake.action_fcurves(action)
+    assert fcurves and all(any(m.type == 'CYCLES' for m in fc.modifiers) for fc in fcurves)
+    assert {m.mode_after for fc in fcurves if fc.data_path.endswith(".location") for m in fc.modifiers} == {
+        'REPEAT_OFFSET'}
+    assert action["loop"] and action.use_cyclic
+    first, last = scene.frame_start, scene.frame_end
+    cycle = last - first + 1
+    joints = np.stack([evaluated_joint_positions(arm, f) for f in range(first, last + 3)])
+    steps = np.linalg.norm(np.diff(joints, axis=0), axis=-1).max(axis=1)
+    seam = steps[cycle - 1]  # from the cycle's last frame into the next cycle's first
+    assert seam <= 1.5 * np.median(steps[:cycle - 1]) + 1e-4
+    travel = joints[cycle, 0] - joints[0, 0]  # the next cycle starts where this one's travel took it
+    pose_next = joints[cycle] - joints[cycle, 0]
+    pose_first = joints[0] - joints[0, 0]
+    assert np.abs(pose_next - pose_first).max() < 1e-3 and abs(travel[2]) < 1e-3
+
+
+def test_generate_options_reach_the_model(fresh, tiny_model):
+    bpy.ops.motionclip.add_smpl_rig()
+    arm = fresh.active_object
+    assert bpy.ops.motionclip.generate(prompt="a person walks", seconds=1.0, root='in_place',
+                                       clean_feet=False) == {'FINISHED'}
+    action = arm.animation_data.action
+    assert action["root"] == "in_place" and not action["clean_feet"] and not action["loop"]
+    pelvis = np.stack([evaluated_joint_positions(arm, f)[0] for f in range(1, 31, 3)])
+    assert np.ptp(pelvis[:, :2], axis=0).max() < 1e-4  # in place: the root does not travel

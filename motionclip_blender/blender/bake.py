@@ -201,6 +201,26 @@ def mode_note(arm_obj, before: dict[str, str]) -> str:
             f"({shown}; they were {before[changed[0]]})")
 
 
+def action_fcurves(action):
+    """Every F-curve of a (slotted) action."""
+    return [fc for layer in action.layers for strip in layer.strips for bag in strip.channelbags
+            for fc in bag.fcurves]
+
+
+def make_cyclic(action) -> None:
+    """Play ``action`` endlessly: a Cycles modifier on every F-curve, location channels repeating with their
+    offset (so root travel carries on cycle after cycle), rotations repeating as they are. The action's last
+    key must be the next cycle's first (``timeline.closed_loop``)."""
+    for fc in action_fcurves(action):
+        mod = fc.modifiers.new('CYCLES')
+        offset = fc.data_path.endswith(".location")
+        mod.mode_before = mod.mode_after = 'REPEAT_OFFSET' if offset else 'REPEAT'
+    first, last = action.frame_range
+    action.use_frame_range = True
+    action.frame_start, action.frame_end = first, last
+    action.use_cyclic = True
+
+
 def set_scene_range(scene, start_frame: int, n_frames: int) -> None:
     scene.frame_start = start_frame
     scene.frame_end = start_frame + n_frames - 1
@@ -224,7 +244,15 @@ def apply_motion(context, arm_obj, motion: Motion, info: dict, set_frame_range: 
         if arm_obj.animation_data:
             arm_obj.animation_data.action = before
         raise
+    finish_action(scene, action, info, set_frame_range)
+    return action
+
+
+def finish_action(scene, action, info: dict, set_frame_range: bool) -> None:
+    """After a bake: loops get their Cycles modifiers, and the scene range fits the clip (for a loop, one
+    cycle: its closing key is the next cycle's first frame, so playback wraps without a repeated frame)."""
+    if info.get("loop"):
+        make_cyclic(action)
     if set_frame_range:
         first, last = action.frame_range
-        set_scene_range(scene, int(round(first)), int(round(last - first)) + 1)
-    return action
+        set_scene_range(scene, int(round(first)), int(round(last - first)) + (0 if info.get("loop") else 1))

@@ -84,8 +84,8 @@ def sequence(settings, a, b, *, seconds: float, crossfade: int, transition_secon
         from ..core.api import mix_latents
 
         job.step(0.55, "transition")
-        z = mix_latents(model.latent(a), model.latent(b), 0.5)
-        parts.append(at_fps(model.decode(z, _frames(model, transition_seconds)), fps))
+        z = mix_latents(model.motion_latent(a), model.motion_latent(b), 0.5)
+        parts.append(at_fps(model.decode_clip(z, _frames(model, transition_seconds)), fps))
         names.append("transition")
     parts.append(clip_b)
     names.append(label_of(b))
@@ -106,9 +106,9 @@ def mix(settings, a, b, *, alpha: float, seconds: float, job):
     model = _model(settings)
     frames = _frames(model, seconds)
     job.step(0.2, "encoding")
-    z = mix_latents(model.latent(a), model.latent(b), float(alpha))
+    z = mix_latents(model.motion_latent(a), model.motion_latent(b), float(alpha))
     job.step(0.6, "decoding")
-    return model.decode(z, frames), {"model": str(model.name), "alpha": float(alpha)}
+    return model.decode_clip(z, frames), {"model": str(model.name), "alpha": float(alpha)}
 
 
 def interpolate(settings, a, b, *, count: int, include_ends: bool, seconds: float, job):
@@ -119,10 +119,10 @@ def interpolate(settings, a, b, *, count: int, include_ends: bool, seconds: floa
     frames, out = _frames(model, seconds), []
     ts = np.linspace(0.0, 1.0, count + 2)
     ts = ts if include_ends else ts[1:-1]
-    za, zb = model.latent(a), model.latent(b)
+    za, zb = model.motion_latent(a), model.motion_latent(b)
     for i, t in enumerate(ts):
         job.step(i / len(ts), f"clip {i + 1}/{len(ts)}")
-        out.append((float(t), model.decode(mix_latents(za, zb, float(t)), frames)))
+        out.append((float(t), model.decode_clip(mix_latents(za, zb, float(t)), frames)))
     return out, {"model": str(model.name)}
 
 
@@ -141,16 +141,18 @@ def recognize(settings, motion, labels, *, top_k: int = 5, job):
 
 
 def variations(settings, source, *, count: int, seed: int, variation: float, seconds: float, job):
-    """``count`` seeded perturbations of E(source) decoded: [(seed, Motion)]. Seeds are seed, seed+1, …, so
-    a prompt's variation k equals Generate with that seed (same perturbation, same size)."""
+    """``count`` variations: [(seed, Motion)]. Seeds are seed, seed+1, …: a prompt's variation k is Generate
+    with seed k; an action's is a seeded perturbation of its latent of relative size ``variation``."""
     from ..core.api import perturb
 
     model = _model(settings)
     frames = _source_frames(model, source, seconds, "Varied")
-    z = model.latent(source)
+    z = None if isinstance(source, str) else model.latent(source)
     out = []
     for i in range(count):
         job.step(i / count, f"variation {i + 1}/{count}")
         s = int(seed) + i
-        out.append((s, model.decode(perturb(z, s, float(variation)), frames)))
+        motion = (model.generate(source, frames=frames, seed=s, variation=float(variation)) if z is None
+                  else model.decode_clip(perturb(z, s, float(variation)), frames))
+        out.append((s, motion))
     return out, {"model": str(model.name), "variation": float(variation)}

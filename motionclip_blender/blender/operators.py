@@ -13,7 +13,7 @@ operator is one undo step (REGISTER, UNDO).
 from __future__ import annotations
 
 import bpy
-from bpy.props import BoolProperty, FloatProperty, IntProperty, StringProperty
+from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, StringProperty
 
 from . import deps, jobs, prefs, rig, runtime
 
@@ -62,8 +62,18 @@ class _Job(jobs.Job):
     """One generation in a worker thread (``jobs.Job`` bound to ``runtime.generate_motion``, looked up at run
     time so tests can spy on it)."""
 
-    def __init__(self, settings, prompt, seconds, seed):
-        super().__init__(lambda *args: runtime.generate_motion(*args), settings, prompt, seconds, seed)
+    def __init__(self, *args):
+        super().__init__(lambda *a: runtime.generate_motion(*a), *args)
+
+
+CLEAN_FEET = dict(name="Clean Feet", default=True,
+                  description="Plant the feet during contacts (no sliding) and keep every joint above the floor")
+LOOP = dict(name="Loop", default=False,
+            description="Make a seamless cycle that plays endlessly (Cycles modifiers, root travel carried on)")
+ROOT_ITEMS = (('full', "Full", "Root moves as generated"),
+              ('forward', "Forward Only", "Root moves only along the first frame's facing (no sideways drift)"),
+              ('in_place', "In Place", "Root stays where it starts"))
+ROOT = dict(name="Root Motion", items=ROOT_ITEMS, default='full')
 
 
 class MOTIONCLIP_OT_generate(jobs.ModelJobOperator, bpy.types.Operator):
@@ -82,6 +92,9 @@ class MOTIONCLIP_OT_generate(jobs.ModelJobOperator, bpy.types.Operator):
                       default=0, min=0)
     set_frame_range: BoolProperty(name="Set Frame Range", description="Fit the scene frame range to the motion",
                                   default=True)
+    clean_feet: BoolProperty(**CLEAN_FEET)
+    loop: BoolProperty(**LOOP)
+    root: EnumProperty(**ROOT)
 
     # --- jobs.ModelJobOperator: blocking from scripts, worker thread + timer from the UI ----------
     def _prepare(self, context):
@@ -98,7 +111,8 @@ class MOTIONCLIP_OT_generate(jobs.ModelJobOperator, bpy.types.Operator):
             self.report({'ERROR'}, deps.missing_message(missing))
             return None
         settings = prefs.model_settings(context)
-        return arm.name, (settings, self.prompt.strip(), float(self.seconds), int(self.seed))
+        return arm.name, (settings, self.prompt.strip(), float(self.seconds), int(self.seed), bool(self.clean_feet),
+                          bool(self.loop), self.root)
 
     def _compute(self, plan, job):
         return runtime.generate_motion(*plan[1])

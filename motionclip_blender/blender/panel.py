@@ -7,10 +7,10 @@ remembered between generations; the panel passes them to the operator explicitly
 from __future__ import annotations
 
 import bpy
-from bpy.props import FloatProperty, IntProperty, PointerProperty, StringProperty
+from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, PointerProperty, StringProperty
 
 from . import prefs, runtime
-from .operators import MOTIONCLIP_OT_add_smpl_rig, MOTIONCLIP_OT_generate, check_target
+from .operators import CLEAN_FEET, LOOP, ROOT, MOTIONCLIP_OT_add_smpl_rig, MOTIONCLIP_OT_generate, check_target
 
 
 def length_problem(context, seconds: float) -> str:
@@ -34,6 +34,9 @@ class MotionCLIPSettings(bpy.types.PropertyGroup):
     seed: IntProperty(name="Seed",
                       description="Variation seed: 0 is the prompt's own motion, others give reproducible variations",
                       default=0, min=0)
+    clean_feet: BoolProperty(**CLEAN_FEET)
+    loop: BoolProperty(**LOOP)
+    root: EnumProperty(**ROOT)
 
 
 class VIEW3D_PT_motionclip(bpy.types.Panel):
@@ -51,6 +54,10 @@ class VIEW3D_PT_motionclip(bpy.types.Panel):
         row = col.row(align=True)
         row.prop(settings, "seconds")
         row.prop(settings, "seed")
+        row = col.row(align=True)
+        row.prop(settings, "clean_feet", toggle=True)
+        row.prop(settings, "loop", toggle=True)
+        col.prop(settings, "root", text="Root")
         fps = context.scene.render.fps / context.scene.render.fps_base
         col.label(text=f"{round(settings.seconds * fps)} frames at {fps:g} fps")
         too_long = length_problem(context, settings.seconds)
@@ -72,6 +79,7 @@ class VIEW3D_PT_motionclip(bpy.types.Panel):
         row.enabled = arm is not None and bool(settings.prompt.strip()) and not status and not too_long
         op = row.operator(MOTIONCLIP_OT_generate.bl_idname, text="Generate", icon='PLAY')
         op.prompt, op.seconds, op.seed = settings.prompt, settings.seconds, settings.seed
+        op.clean_feet, op.loop, op.root = settings.clean_feet, settings.loop, settings.root
         op.set_frame_range = True
         layout.operator(MOTIONCLIP_OT_add_smpl_rig.bl_idname, icon='OUTLINER_OB_ARMATURE')
 

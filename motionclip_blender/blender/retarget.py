@@ -254,14 +254,12 @@ def retarget_motion(context, arm, motion, name: str, *, preset: str = AUTO, cust
 
 def apply_motion(context, arm, motion, info: dict, set_frame_range: bool = True):
     """Generate's bake on a non-SMPL armature (the same contract as ``bake.apply_motion``)."""
-    from .bake import action_name, scene_fps, set_scene_range
+    from .bake import action_name, finish_action, scene_fps
 
     preset, custom, root_mode = scene_options(context)
     action, _ = retarget_motion(context, arm, motion, action_name(info.get("prompt", "motion")), preset=preset,
                                 custom=custom, root_mode=root_mode, target_fps=scene_fps(context.scene), props=info)
-    if set_frame_range:
-        first, last = action.frame_range
-        set_scene_range(context.scene, int(round(first)), int(round(last - first)) + 1)
+    finish_action(context.scene, action, info, set_frame_range)
     return action
 
 

@@ -88,14 +88,22 @@ def clear_cache() -> None:
         _cache.clear()
 
 
-def generate_motion(settings: dict, prompt: str, seconds: float, seed: int | None):
+def generate_motion(settings: dict, prompt: str, seconds: float, seed: int | None, clean_feet: bool = True,
+                    loop: bool = False, root: str = "full"):
     """Prompt -> (Motion at the model's fps, info for the action's custom properties). Thread-safe.
 
-    Seed 0 (or None) decodes the prompt's own embedding — the model's best guess; seeds 1, 2, … are
-    reproducible variations around it (the UI's "variation seed")."""
+    Seed 0 (or None) is the prompt's own motion — the model's best guess; seeds 1, 2, … are reproducible
+    variations (the UI's "variation seed"). With ``loop`` the motion is a closed cycle: its last frame is
+    its first moved by one cycle's travel, ready for a Cycles modifier (``timeline.closed_loop``)."""
+    from ..core import timeline
+
     model = get_model(settings)
     frames = decode_frames(model, seconds)
-    motion = model.generate(prompt, frames=frames, seed=int(seed) if seed else None)
+    motion = model.generate(prompt, frames=frames, seed=int(seed) if seed else None, clean_feet=clean_feet,
+                            loop=loop, root=root)
+    if loop:
+        motion = timeline.closed_loop(motion)
     info = {"prompt": prompt, "model": str(model.name), "encoder": str(model.encoder_name),
-            "seed": int(seed or 0), "seconds": float(seconds), "model_fps": float(model.fps)}
+            "seed": int(seed or 0), "seconds": float(seconds), "model_fps": float(model.fps),
+            "clean_feet": bool(clean_feet), "loop": bool(loop), "root": root}
     return motion, info

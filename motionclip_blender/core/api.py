@@ -170,6 +170,19 @@ class MotionCLIP:
             motion = self._decode_any(perturb(z, seed, variation) if seed is not None else z, frames)
         return self.finish(motion, clean_feet, loop, root)
 
+    def decode_clip(self, z: torch.Tensor, frames: int | None = None, clean_feet: bool = True, loop: bool = False,
+                    root: str = "full") -> Motion:
+        """A latent to a finished clip of any length: decoded, continued past the model's length, cleaned."""
+        return self.finish(self._decode_any(z, frames), clean_feet, loop, root)
+
+    def motion_latent(self, item: MotionOrPrompt) -> torch.Tensor:
+        """The latent of the motion ``item`` stands for: for a prompt, the one ``generate`` decodes (its
+        nearest bank window when the model has a bank, else its text embedding); a Motion's encoding."""
+        z = self.latent(item)
+        if isinstance(item, str) and self.bank is not None:
+            z = self.bank.latents[self.bank.pick(z, None)[0]]
+        return z
+
     def _decode_any(self, z: torch.Tensor, frames: int | None) -> Motion:
         """Decode up to the model's clip length and continue past it (``timeline.extend``)."""
         frames = self._check_frames(frames)
@@ -204,17 +217,19 @@ class MotionCLIP:
 
     def interpolate(self, a: MotionOrPrompt, b: MotionOrPrompt, steps: int, frames: int | None = None,
                     clean_feet: bool = True) -> list[Motion]:
-        """``steps`` motions decoded along the straight line from E(a) to E(b), both ends included."""
+        """``steps`` motions decoded along the straight line from E(a) to E(b), both ends included (a prompt's
+        end is the motion ``generate`` makes of it)."""
         if steps < 2:
             raise ValueError(f"steps must be at least 2, got {steps}")
-        za, zb = self.latent(a), self.latent(b)
+        za, zb = self.motion_latent(a), self.motion_latent(b)
         return [self.finish(self._decode_any(mix_latents(za, zb, float(t)), frames), clean_feet)
                 for t in torch.linspace(0, 1, steps)]
 
     def edit(self, base: MotionOrPrompt, minus: MotionOrPrompt, plus: MotionOrPrompt,
              frames: int | None = None, clean_feet: bool = True) -> Motion:
-        """Latent arithmetic z = E(base) - E(minus) + E(plus), decoded."""
-        z = self.latent(base) - self.latent(minus) + self.latent(plus)
+        """Latent arithmetic z = E(base) - E(minus) + E(plus), decoded (a prompt as ``base`` stands for the
+        motion ``generate`` makes of it; ``minus`` and ``plus`` are directions, their embeddings)."""
+        z = self.motion_latent(base) - self.latent(minus) + self.latent(plus)
         if frames is None and isinstance(base, Motion):
             frames = len(base.resample(self.fps)) if base.fps != self.fps else len(base)
         return self.finish(self._decode_any(z, frames), clean_feet)

@@ -178,6 +178,14 @@ def cycle_offset(loop: Motion) -> np.ndarray:
     return out
 
 
+def closed_loop(loop: Motion) -> Motion:
+    """The loop with one more frame: its first again, moved by :func:`cycle_offset` - what a keyframed cycle
+    needs, its last key being the next cycle's first (Blender's Cycles modifier repeats first..last key)."""
+    end = Motion(loop.rotations[:1], loop.translation[:1] + cycle_offset(loop), loop.fps)
+    return Motion(np.concatenate([loop.rotations, end.rotations]),
+                  np.concatenate([loop.translation, end.translation]), loop.fps)
+
+
 def _hold(motion: Motion, frames: int, ease: int = 15) -> Motion:
     """Hold the last pose; the root's last velocity eases to zero over ``ease`` frames."""
     extra = frames - len(motion)
