@@ -69,6 +69,10 @@ def test_trials_train_with_everyday_phrasings_of_their_family():
 
 @pytest.fixture()
 def tiny_data(tmp_path):
+    return _tiny_data_at(tmp_path)
+
+
+def _tiny_data_at(tmp_path):
     """An index with two train trials (subject 7) and one val trial (subject 131), read in place."""
     trials = json.loads((DATA / "index.json").read_text())["trials"]
     keep = [dict(t, file=str(DATA / t["file"])) for t in trials if t["id"] in ("07_01", "07_02", "131_01")]

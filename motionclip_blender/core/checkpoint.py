@@ -18,6 +18,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import torch
 from safetensors import SafetensorError
@@ -29,6 +30,8 @@ FORMAT = "motionclip-blender-checkpoint"
 FORMAT_VERSION = 1
 WEIGHTS_NAME = "model.safetensors"
 CONFIG_NAME = "config.json"
+TMP_SUFFIX = ".tmp"
+OLD_SUFFIX = ".old"
 
 
 class CheckpointError(RuntimeError):
@@ -103,40 +106,113 @@ def resolve(path: str | os.PathLike) -> Path:
 
 
 def save_checkpoint(model: MotionCLIPModel, meta: CheckpointMeta, directory: str | os.PathLike,
-                    half: bool = False) -> Path:
-    """Write atomically: both files go to a temporary directory beside the target, which then
-    replaces the target in one rename (a crash leaves the old checkpoint intact)."""
+                    half: bool = False, extra: dict[str, Callable[[Path], None]] | None = None) -> Path:
+    """Write a checkpoint so that a crash at any point leaves a loadable one (after :func:`recover`).
+
+    The files (weights, config with their hash, and each ``extra`` file written by its callable into the
+    given path, e.g. the optimiser state) go to a temporary directory beside the target and are synced to
+    disk; the target is then renamed to ``<name>.old``, the temporary directory to the target, and the old
+    copy removed. A crash between the two renames leaves ``<name>.old`` and a complete temporary directory,
+    which :func:`recover` (run first here, and at every training start) turns back into ``<name>``.
+    Files other than the weights and config that lived in the old directory (a model card, a latent bank)
+    are carried over unless ``extra`` wrote a new one. One writer per directory."""
     directory = Path(directory)
     directory.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
+    recover(directory)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", suffix=TMP_SUFFIX, dir=directory.parent))
     try:
         state = {k: (v.half() if half and v.is_floating_point() else v).detach().cpu().contiguous()
                  for k, v in model.state_dict().items()}
         save_file(state, str(tmp / WEIGHTS_NAME), metadata={"format": FORMAT})
+        for name, write in (extra or {}).items():
+            write(tmp / name)
+        if directory.is_dir():  # keep e.g. a model card or a latent bank that lives beside the weights
+            for f in directory.iterdir():
+                if f.is_file() and f.name not in (WEIGHTS_NAME, CONFIG_NAME) and not (tmp / f.name).exists():
+                    shutil.copy2(f, tmp / f.name)
         data = meta.to_dict()
         data["weights_sha256"] = _sha256(tmp / WEIGHTS_NAME)
-        (tmp / CONFIG_NAME).write_text(json.dumps(data, indent=2), encoding="utf-8")
-        # mkdtemp makes a private 0700 directory: give the checkpoint ordinary permissions (umask applies)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o777 & ~umask)
-        for f in tmp.iterdir():
-            os.chmod(f, 0o666 & ~umask)
-        extra_files = [f for f in directory.iterdir()] if directory.is_dir() else []
-        for f in extra_files:  # keep e.g. a model card or logs that live beside the weights
-            if f.name not in (WEIGHTS_NAME, CONFIG_NAME) and f.is_file():
-                shutil.copy2(f, tmp / f.name)
+        (tmp / CONFIG_NAME).write_text(json.dumps(data, indent=2), encoding="utf-8")  # last: marks it complete
+        _ordinary_permissions(tmp)
+        _fsync_tree(tmp)
         if directory.exists():
-            old = directory.with_name(directory.name + ".old")
+            old = directory.with_name(directory.name + OLD_SUFFIX)
             shutil.rmtree(old, ignore_errors=True)
             os.replace(directory, old)
             os.replace(tmp, directory)
+            _fsync_dir(directory.parent)
             shutil.rmtree(old, ignore_errors=True)
         else:
             os.replace(tmp, directory)
+            _fsync_dir(directory.parent)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return directory
+
+
+def recover(directory: str | os.PathLike) -> Path | None:
+    """Finish or roll back a save that was interrupted, and remove stale temporaries. Returns the checkpoint
+    directory if one exists afterwards.
+
+    - ``<name>`` missing, ``<name>.old`` present: the crash came between the two renames; the newest complete
+      temporary copy (its config written and its weights matching the hash) becomes ``<name>``, else the
+      old one comes back.
+    - ``<name>`` and ``<name>.old`` both present: the crash came after the swap; the old copy goes.
+    - temporary ``.<name>.*.tmp`` directories left by any crash are removed."""
+    directory = Path(directory)
+    parent, name = directory.parent, directory.name
+    if not parent.is_dir():
+        return None
+    old = directory.with_name(name + OLD_SUFFIX)
+    temps = sorted((p for p in parent.glob(f".{name}.*{TMP_SUFFIX}") if p.is_dir()),
+                   key=lambda p: p.stat().st_mtime, reverse=True)
+    if not directory.exists() and old.is_dir():
+        done = next((t for t in temps if _complete(t)), None)
+        os.replace(done if done is not None else old, directory)
+        _fsync_dir(parent)
+    if directory.exists() and old.exists():
+        shutil.rmtree(old, ignore_errors=True)
+    for t in temps:
+        shutil.rmtree(t, ignore_errors=True)
+    return directory if directory.is_dir() else None
+
+
+def _complete(tmp: Path) -> bool:
+    try:
+        data = json.loads((tmp / CONFIG_NAME).read_text(encoding="utf-8"))
+        return data.get("weights_sha256") == _sha256(tmp / WEIGHTS_NAME)
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def _ordinary_permissions(tmp: Path) -> None:
+    """mkdtemp makes a private 0700 directory: give the checkpoint ordinary permissions (umask applies)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o777 & ~umask)
+    for f in tmp.iterdir():
+        os.chmod(f, 0o666 & ~umask)
+
+
+def _fsync_tree(directory: Path) -> None:
+    for f in directory.iterdir():
+        with open(f, "rb") as handle:
+            os.fsync(handle.fileno())
+    _fsync_dir(directory)
+
+
+def _fsync_dir(directory: Path) -> None:
+    """Make renames inside ``directory`` durable (where the platform allows opening a directory)."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def read_meta(path: str | os.PathLike) -> CheckpointMeta:

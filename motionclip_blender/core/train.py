@@ -2,8 +2,9 @@
 
 Single process on CPU or one GPU, or several through ``torchrun`` (DistributedDataParallel: each
 rank samples its own windows with its own seed; rank 0 evaluates, logs and writes checkpoints).
-Checkpoints are written atomically every ``checkpoint_every`` steps to ``<out>/last`` with the
-optimiser state beside them in ``<out>/train_state.pt``; rerunning the same command resumes.
+Checkpoints are written every ``checkpoint_every`` steps to ``<out>/last`` (and on each validation
+improvement to ``<out>/best``), each with the optimiser and sampler state inside, crash-safely
+(``checkpoint.save_checkpoint``); rerunning the same command resumes.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from .checkpoint import CheckpointMeta, load_checkpoint, save_checkpoint
+from .checkpoint import CheckpointMeta, load_checkpoint, recover, save_checkpoint
 from .config_io import from_dict_strict
 from .corpus import DEFAULT_DATA_ROOT, load_split, split_trials
 from .dataset import WindowSampler, fixed_windows, load_clips, pad_batch
@@ -160,6 +161,35 @@ def validate(net, windows, table: TextTable, weights: LossWeights, device) -> di
     return out
 
 
+STATE_NAME = "train_state.pt"
+
+
+def _resumable(out: Path, clean: bool = True) -> tuple[Path | None, dict | None]:
+    """(checkpoint directory, training state) to continue from, or (None, None) for a fresh run.
+
+    Interrupted saves are finished or rolled back first (``checkpoint.recover``). ``last`` is preferred; if it
+    is gone, ``best`` (which carries its own state) is used, so a crash never silently restarts at step 0. A
+    run directory holding weights but no state to continue from is refused rather than overwritten."""
+    if clean:
+        for name in ("last", "best"):
+            recover(out / name)
+    for name in ("last", "best"):
+        d = out / name
+        if not (d / "model.safetensors").is_file():
+            continue
+        state_file = d / STATE_NAME if (d / STATE_NAME).is_file() else out / STATE_NAME  # older runs kept it here
+        if state_file.is_file():
+            try:
+                return d, torch.load(state_file, map_location="cpu", weights_only=True)
+            except Exception as exc:  # truncated/foreign: name it instead of starting over
+                raise ValueError(f"{state_file}: cannot read the training state ({exc})") from None
+    existing = [n for n in ("last", "best") if (out / n).exists()]
+    if existing:
+        raise ValueError(f"{out}: holds checkpoint(s) {existing} but no training state to continue from; "
+                         f"move them away to start over, or start from their weights with init_from")
+    return None, None
+
+
 def train(cfg: TrainConfig, progress: bool = True) -> Path:
     rank, world = _distributed()
     device = _device(rank)
@@ -187,19 +217,18 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
                           frames=cfg.frames, extra={"train_config": cfg.to_dict()})
     net = MotionCLIPModel(cfg.model).to(device)
     opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    state_path = out / "train_state.pt"
     step, best, since_best, elapsed_before = 0, float("inf"), 0, 0.0
-    if cfg.init_from and not (out / "last").is_dir():
+    resume_from, state = _resumable(out) if rank == 0 or world == 1 else _resumable(out, clean=False)
+    if cfg.init_from and resume_from is None:
         init, init_meta = load_checkpoint(cfg.init_from)
         if init_meta.model != cfg.model or init_meta.encoder != encoder.name:
             raise ValueError(f"init_from {cfg.init_from}: its architecture or text space differs from this config")
         net.load_state_dict(init.state_dict())
         if rank == 0:
             print(f"starting from the weights of {cfg.init_from}")
-    if (out / "last").is_dir() and state_path.is_file():
-        loaded, _ = load_checkpoint(out / "last")
+    if resume_from is not None:
+        loaded, _ = load_checkpoint(resume_from)
         net.load_state_dict(loaded.state_dict())
-        state = torch.load(state_path, map_location="cpu", weights_only=True)
         opt.load_state_dict(state["optimizer"])
         step, best, since_best = int(state["step"]), float(state["best"]), int(state["since_best"])
         elapsed_before = float(state.get("elapsed_s", 0.0))
@@ -211,19 +240,18 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
             sampler.rng = np.random.default_rng([cfg.seed, rank, step])
             torch.manual_seed(cfg.seed * 1_000_003 + rank * 7919 + step)
         if rank == 0:
-            print(f"resuming from step {step} (best val {best:.4f})")
+            print(f"resuming from {resume_from.name} at step {step} (best val {best:.4f})")
     model = torch.nn.parallel.DistributedDataParallel(net) if world > 1 else net
     for group in opt.param_groups:
         group.setdefault("initial_lr", cfg.lr)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(cfg, s), last_epoch=step - 1 if step else -1)
 
-    def checkpoint() -> None:
-        save_checkpoint(net, meta, out / "last")
-        tmp = state_path.with_suffix(".tmp")
-        torch.save({"optimizer": opt.state_dict(), "step": step, "best": best, "since_best": since_best,
-                    "sampler_rng": json.dumps(sampler.rng.bit_generator.state), "torch_rng": torch.get_rng_state(),
-                    "elapsed_s": elapsed_before + time.time() - started}, tmp)
-        os.replace(tmp, state_path)
+    def checkpoint(name: str = "last") -> None:
+        """The weights and everything needed to continue, saved together in one crash-safe step."""
+        state = {"optimizer": opt.state_dict(), "step": step, "best": best, "since_best": since_best,
+                 "sampler_rng": json.dumps(sampler.rng.bit_generator.state), "torch_rng": torch.get_rng_state(),
+                 "elapsed_s": elapsed_before + time.time() - started}
+        save_checkpoint(net, meta, out / name, extra={STATE_NAME: lambda path: torch.save(state, path)})
 
     started = time.time()
     bar = tqdm(total=cfg.steps, initial=step, desc="training", unit="step", disable=not progress or rank != 0)
@@ -253,7 +281,7 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
                 f.write(json.dumps(record) + "\n")
             if val["total"] < best:
                 best, since_best = val["total"], 0
-                save_checkpoint(net, meta, out / "best")
+                checkpoint("best")
             else:
                 since_best += 1
             if cfg.patience and since_best >= cfg.patience:
