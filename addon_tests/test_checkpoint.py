@@ -76,6 +76,7 @@ def test_errors_missing_truncated_mismatched(tmp_path):
     # config says a different architecture than the weights hold
     save_checkpoint(net, _meta(), tmp_path / "ckpt2")
     cfg = json.loads((tmp_path / "ckpt2" / "config.json").read_text())
+    del cfg["config_sha256"]  # as a hand-written config without a digest would be
     cfg["model"]["num_encoder_layers"] = 3
     (tmp_path / "ckpt2" / "config.json").write_text(json.dumps(cfg))
     with pytest.raises(CheckpointError, match="do not fit the config"):
@@ -146,3 +147,41 @@ def test_import_official_errors(tmp_path):
     torch.save(sd, tmp_path / "partial.pt")
     with pytest.raises(CheckpointError, match="lacks"):
         import_official(tmp_path / "partial.pt")
+
+
+@pytest.mark.parametrize("field, value", [("fps", 24.0), ("feature_frame", "smpl"), (("model", "activation"), "relu"),
+                                          (("model", "num_heads"), 8)])
+def test_every_config_field_is_covered_by_the_integrity_check(tmp_path, field, value):
+    save_checkpoint(MotionCLIPModel(CFG), _meta(), tmp_path / "ckpt")
+    path = tmp_path / "ckpt" / "config.json"
+    cfg = json.loads(path.read_text())
+    if isinstance(field, tuple):
+        cfg[field[0]][field[1]] = value
+    else:
+        cfg[field] = value
+    path.write_text(json.dumps(cfg))
+    with pytest.raises(CheckpointError, match="edited after it was written"):
+        load_checkpoint(tmp_path / "ckpt")
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"[]", "a JSON list"), (b"null", "a JSON NoneType"), (b"\xff\xfe not utf-8", "unreadable config"),
+    (None, "format_version must be a whole number"), ("num_heads", "num_heads must be a positive whole number"),
+    ("fps", "fps must be between"), ("frames", "frames must be between"),
+])
+def test_broken_configs_are_named(tmp_path, content, message):
+    save_checkpoint(MotionCLIPModel(CFG), _meta(), tmp_path / "ckpt")
+    path = tmp_path / "ckpt" / "config.json"
+    cfg = json.loads(path.read_text())
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        if content is None:
+            cfg["format_version"] = "2"
+        elif content == "num_heads":
+            cfg["model"]["num_heads"] = 0
+        else:
+            cfg[content] = 0
+        path.write_text(json.dumps(cfg))
+    with pytest.raises(CheckpointError, match=message):
+        load_checkpoint(tmp_path / "ckpt")

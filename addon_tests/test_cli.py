@@ -67,3 +67,41 @@ def test_clear_errors(small_checkpoint, tmp_path, capsys):
     assert not (tmp_path / "o.txt").exists()
     with pytest.raises(SystemExit):
         main(["generate"])  # argparse: missing prompt
+
+
+@pytest.mark.parametrize("length, message", [(["--seconds", "inf"], "--seconds must be a positive number"),
+                                             (["--seconds", "0"], "--seconds must be a positive number"),
+                                             (["--frames", "0"], "--frames must be at least 1"),
+                                             (["--frames", "100000"], "at most 700 frames")])
+def test_bad_lengths_are_errors_not_defaults(small_checkpoint, tmp_path, capsys, length, message):
+    assert main(["generate", "walk", "--model", str(small_checkpoint), "--out", str(tmp_path / "o.npz")]
+                + length) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert not list(tmp_path.iterdir())
+
+
+def test_outputs_are_written_where_asked_or_refused_cleanly(small_checkpoint, tmp_path, capsys):
+    random_motion(30, seed=3).save_npz(tmp_path / "m.npz")
+    assert main(["encode", str(tmp_path / "m.npz"), "--model", str(small_checkpoint),
+                 "--out", str(tmp_path / "lat.bin")]) == 0
+    assert (tmp_path / "lat.bin").is_file() and not (tmp_path / "lat.bin.npy").exists()
+    assert np.load(tmp_path / "lat.bin").shape == (384,)
+    (tmp_path / "adir.npz").mkdir()
+    before = sorted(p.name for p in tmp_path.iterdir())
+    assert main(["generate", "walk", "--model", str(small_checkpoint), "--out", str(tmp_path / "adir.npz")]) == 2
+    assert "is a directory" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == before  # no temporary left behind
+    assert main(["convert", str(tmp_path / "m.npz"), str(tmp_path / "x.npz"), "--asf", "a.asf"]) == 2
+    assert "--asf names the skeleton of an .amc file" in capsys.readouterr().err
+
+
+def test_bugs_keep_their_traceback(monkeypatch):
+    import motionclip_blender.core.cli as cli
+
+    def broken(args):
+        raise KeyError("a bug, not a user error")
+
+    monkeypatch.setattr(cli, "cmd_convert", broken)
+    with pytest.raises(KeyError):
+        main(["convert", "a.npz", "b.npz"])

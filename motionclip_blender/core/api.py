@@ -22,6 +22,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .errors import InputError, InputTypeError, MotionCLIPError
 from .dataset import canonical_window as canonicalize
 from . import contact, timeline
 from .bank import BANK_NAME, BankError, LatentBank
@@ -34,7 +35,7 @@ from .skeleton import SMPL_TO_BLENDER
 MotionOrPrompt = Union[str, Motion]
 
 
-class ModelLoadError(RuntimeError):
+class ModelLoadError(MotionCLIPError, RuntimeError):
     """The model could not be loaded; the message says which file and why."""
 
 
@@ -90,7 +91,7 @@ class MotionCLIP:
         prompts = [p.strip() if isinstance(p, str) else p for p in prompts]
         for p in prompts:
             if not isinstance(p, str) or not p:
-                raise ValueError("prompt must be a non-empty string")
+                raise InputError("prompt must be a non-empty string")
         return F.normalize(self.encoder.encode_text(list(prompts)).float(), dim=-1)
 
     @torch.no_grad()
@@ -98,7 +99,9 @@ class MotionCLIP:
         """Unit latent (latent_dim,) of a motion. Longer clips are encoded in overlapping windows of
         the training length whose latents are averaged."""
         if not isinstance(motion, Motion):
-            raise TypeError(f"encode expects a Motion, got {type(motion).__name__}")
+            raise InputTypeError(f"encode expects a Motion, got {type(motion).__name__}")
+        if len(motion) == 0:
+            raise InputError("cannot encode a motion with no frames")
         motion = motion.resample(self.fps) if abs(motion.fps - self.fps) > 1e-6 else motion
         n, w = len(motion), self.frames
         starts = [0] if n <= w else list(range(0, n - w + 1, max(1, w // 2)))
@@ -127,18 +130,18 @@ class MotionCLIP:
             return self.encode(item)
         if torch.is_tensor(item):
             return F.normalize(item.float().flatten(), dim=0)
-        raise TypeError(f"expected a prompt, a Motion or a latent tensor, got {type(item).__name__}")
+        raise InputTypeError(f"expected a prompt, a Motion or a latent tensor, got {type(item).__name__}")
 
     @torch.no_grad()
     def decode(self, z: torch.Tensor, frames: int | None = None) -> Motion:
         frames = self.frames if frames is None else int(frames)
         if frames < 1:
-            raise ValueError(f"frames must be at least 1, got {frames}")
+            raise InputError(f"frames must be at least 1, got {frames}")
         if frames > self.network.config.max_frames:
-            raise ValueError(f"frames must be at most {self.network.config.max_frames}, got {frames}")
+            raise InputError(f"frames must be at most {self.network.config.max_frames}, got {frames}")
         z = torch.as_tensor(z, dtype=torch.float32).reshape(1, -1)
         if z.shape[1] != self.meta.encoder_dim:
-            raise ValueError(f"latent must have {self.meta.encoder_dim} numbers, got {z.shape[1]}")
+            raise InputError(f"latent must have {self.meta.encoder_dim} numbers, got {z.shape[1]}")
         with self._lock:
             feats = self.network.decode(z, frames)[0]
         return self._motion(feats)
@@ -157,11 +160,11 @@ class MotionCLIP:
         (``timeline.py``). ``clean_feet``: planted contacts, nothing under the floor (``contact.py``).
         ``loop``: a seamless cycle (cut near ``frames``). ``root``: "full", "forward" or "in_place"."""
         if not isinstance(prompt, str) or not prompt.strip():
-            raise ValueError("prompt must be a non-empty string")
+            raise InputError("prompt must be a non-empty string")
         if source not in ("auto", "bank", "text"):
-            raise ValueError(f"source must be 'auto', 'bank' or 'text', got {source!r}")
+            raise InputError(f"source must be 'auto', 'bank' or 'text', got {source!r}")
         if source == "bank" and self.bank is None:
-            raise ValueError(f"model '{self.name}' has no latent bank ({BANK_NAME}); use source='text'")
+            raise InputError(f"model '{self.name}' has no latent bank ({BANK_NAME}); use source='text'")
         frames = self._check_frames(frames)
         z = self.text_latent([prompt])[0]
         if self.bank is not None and source != "text":
@@ -191,7 +194,7 @@ class MotionCLIP:
     def finish(self, motion: Motion, clean_feet: bool = True, loop: bool = False, root: str = "full") -> Motion:
         """The post-processing every generated motion gets: foot clean-up, then a loop or a root option."""
         if root not in timeline.ROOT_MODES:
-            raise ValueError(f"root must be one of {', '.join(timeline.ROOT_MODES)}, got {root!r}")
+            raise InputError(f"root must be one of {', '.join(timeline.ROOT_MODES)}, got {root!r}")
         if clean_feet:
             motion = contact.clean_feet(motion)
         return timeline.make_loop(motion, root) if loop else timeline.with_root(motion, root)
@@ -210,9 +213,9 @@ class MotionCLIP:
     def _check_frames(self, frames: int | None) -> int:
         frames = self.frames if frames is None else frames
         if isinstance(frames, bool) or not isinstance(frames, (int, np.integer)):
-            raise ValueError(f"frames must be a whole number, got {frames!r}")
+            raise InputError(f"frames must be a whole number, got {frames!r}")
         if not 1 <= frames <= self.network.config.max_frames:
-            raise ValueError(f"frames must be between 1 and {self.network.config.max_frames}, got {frames}")
+            raise InputError(f"frames must be between 1 and {self.network.config.max_frames}, got {frames}")
         return int(frames)
 
     def interpolate(self, a: MotionOrPrompt, b: MotionOrPrompt, steps: int, frames: int | None = None,
@@ -220,7 +223,7 @@ class MotionCLIP:
         """``steps`` motions decoded along the straight line from E(a) to E(b), both ends included (a prompt's
         end is the motion ``generate`` makes of it)."""
         if steps < 2:
-            raise ValueError(f"steps must be at least 2, got {steps}")
+            raise InputError(f"steps must be at least 2, got {steps}")
         za, zb = self.motion_latent(a), self.motion_latent(b)
         return [self.finish(self._decode_any(mix_latents(za, zb, float(t)), frames), clean_feet)
                 for t in torch.linspace(0, 1, steps)]
@@ -236,11 +239,14 @@ class MotionCLIP:
 
     def recognize(self, motion: Motion, labels: Sequence[str], top_k: int = 5) -> list[tuple[str, float]]:
         """Zero-shot recognition: labels ranked by cosine between E(motion) and their text embeddings."""
+        if isinstance(labels, str):
+            raise InputTypeError(f"labels must be a list of texts, got the single text {labels!r} "
+                                 f"(write [{labels!r}] to score just that one)")
         labels = [str(l).strip() for l in labels if str(l).strip()]
         if not labels:
-            raise ValueError("recognize needs at least one non-empty label")
+            raise InputError("recognize needs at least one non-empty label")
         if top_k < 1:
-            raise ValueError(f"top_k must be at least 1, got {top_k}")
+            raise InputError(f"top_k must be at least 1, got {top_k}")
         scores = self.text_latent(labels) @ self.encode(motion)
         order = torch.argsort(scores, descending=True)[:top_k]
         return [(labels[i], float(scores[i])) for i in order]

@@ -23,6 +23,7 @@ import math
 import numpy as np
 import torch
 
+from .errors import InputError
 from . import rotations as R
 from .motion import Motion
 from .skeleton import NUM_JOINTS, PARENTS, REST_OFFSETS
@@ -63,7 +64,7 @@ def rest_frame_offsets(sigma_deg: float, rng: np.random.Generator, twist_sigma_d
 def with_rest_offsets(motion: Motion, offsets: torch.Tensor) -> Motion:
     """``motion`` with joint j's rest frame turned by ``offsets[j]`` (constant over the clip)."""
     if offsets.shape != (NUM_JOINTS, 3, 3):
-        raise ValueError(f"offsets must be ({NUM_JOINTS}, 3, 3), got {tuple(offsets.shape)}")
+        raise InputError(f"offsets must be ({NUM_JOINTS}, 3, 3), got {tuple(offsets.shape)}")
     local = motion.matrices()
     parent_t = torch.stack([offsets[p].T if p >= 0 else torch.eye(3) for p in PARENTS])
     changed = parent_t[None] @ local @ offsets[None]

@@ -23,10 +23,12 @@ import torch.nn.functional as F
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from .errors import MotionCLIPError
+
 BANK_NAME = "latent_bank.safetensors"
 
 
-class BankError(ValueError):
+class BankError(MotionCLIPError, ValueError):
     """A latent bank that cannot be used; the message names the file."""
 
 

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from . import rotations as R
-from .motion import Motion, MotionFileError
+from .motion import Motion, MotionFileError, check_output_path
 from .skeleton import JOINT_NAMES, PARENTS, REST_OFFSETS, SMPL_TO_BLENDER, leaf_tip
 
 _ROT_CHANNELS = ("Xrotation", "Yrotation", "Zrotation")
@@ -200,9 +200,13 @@ def write_bvh(motion: Motion, path: str | os.PathLike) -> None:
     rows = np.concatenate(table, axis=1)
     lines += [" ".join(f"{v:.6f}" for v in row) for row in rows]
     path = Path(path)
+    check_output_path(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    try:
+        tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def read_smpl_bvh(path: str | os.PathLike) -> Motion:

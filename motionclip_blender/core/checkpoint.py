@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import re
 import shutil
@@ -24,6 +25,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from .errors import MotionCLIPError
 from .model import FEATURE_ROWS, FEATURE_WIDTH, ModelConfig, MotionCLIPModel
 
 FORMAT = "motionclip-blender-checkpoint"
@@ -34,7 +36,7 @@ TMP_SUFFIX = ".tmp"
 OLD_SUFFIX = ".old"
 
 
-class CheckpointError(RuntimeError):
+class CheckpointError(MotionCLIPError, RuntimeError):
     """A checkpoint that cannot be used; the message names the file and the problem."""
 
 
@@ -59,10 +61,15 @@ class CheckpointMeta:
 
     @classmethod
     def from_dict(cls, data: dict, source: str = "config") -> "CheckpointMeta":
+        if not isinstance(data, dict):
+            raise CheckpointError(f"{source}: not a MotionCLIP-Blender checkpoint config (a JSON {type(data).__name__})")
         if data.get("format") != FORMAT:
             raise CheckpointError(f"{source}: not a MotionCLIP-Blender checkpoint config (format={data.get('format')!r})")
-        if data.get("format_version", 0) > FORMAT_VERSION:
-            raise CheckpointError(f"{source}: written by a newer version (format {data['format_version']}); update the add-on")
+        version = data.get("format_version", 0)
+        if isinstance(version, bool) or not isinstance(version, int):
+            raise CheckpointError(f"{source}: format_version must be a whole number, got {version!r}")
+        if version > FORMAT_VERSION:
+            raise CheckpointError(f"{source}: written by a newer version (format {version}); update the add-on")
         try:
             meta = cls(
                 model=ModelConfig.from_dict(data["model"]), encoder=data["encoder"]["name"],
@@ -70,8 +77,13 @@ class CheckpointMeta:
                 skeleton=data.get("skeleton", "smpl24"), feature_frame=data.get("feature_frame", "blender"),
                 extra=data.get("extra", {}),
             )
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise CheckpointError(f"{source}: invalid checkpoint config ({exc})") from None
+        if not (math.isfinite(meta.fps) and 1 <= meta.fps <= 1000):
+            raise CheckpointError(f"{source}: fps must be between 1 and 1000, got {meta.fps}")
+        if not 1 <= meta.frames <= meta.model.max_frames:
+            raise CheckpointError(f"{source}: frames must be between 1 and max_frames {meta.model.max_frames}, "
+                                  f"got {meta.frames}")
         if meta.skeleton != "smpl24":
             raise CheckpointError(f"{source}: unsupported skeleton {meta.skeleton!r} (expected 'smpl24')")
         if meta.feature_frame not in ("blender", "smpl"):
@@ -80,6 +92,13 @@ class CheckpointMeta:
             raise CheckpointError(
                 f"{source}: latent_dim {meta.model.latent_dim} != encoder dim {meta.encoder_dim} ({meta.encoder})")
         return meta
+
+
+def config_digest(data: dict) -> str:
+    """SHA-256 of everything in a config.json but its own digest (the weights' hash included), so an edited
+    fps, activation or head count is caught like a swapped weights file."""
+    body = {k: v for k, v in data.items() if k != "config_sha256"}
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode("utf-8")).hexdigest()
 
 
 def _sha256(path: Path) -> str:
@@ -132,6 +151,7 @@ def save_checkpoint(model: MotionCLIPModel, meta: CheckpointMeta, directory: str
                     shutil.copy2(f, tmp / f.name)
         data = meta.to_dict()
         data["weights_sha256"] = _sha256(tmp / WEIGHTS_NAME)
+        data["config_sha256"] = config_digest(data)
         (tmp / CONFIG_NAME).write_text(json.dumps(data, indent=2), encoding="utf-8")  # last: marks it complete
         _ordinary_permissions(tmp)
         _fsync_tree(tmp)
@@ -215,19 +235,25 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
+def _read_config(d: Path) -> dict:
+    try:
+        return json.loads((d / CONFIG_NAME).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:  # ValueError: bad JSON or bytes that are not UTF-8
+        raise CheckpointError(f"{d / CONFIG_NAME}: unreadable config ({exc})") from None
+
+
 def read_meta(path: str | os.PathLike) -> CheckpointMeta:
     d = resolve(path)
-    try:
-        data = json.loads((d / CONFIG_NAME).read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise CheckpointError(f"{d / CONFIG_NAME}: unreadable config ({exc})") from None
-    return CheckpointMeta.from_dict(data, str(d / CONFIG_NAME))
+    return CheckpointMeta.from_dict(_read_config(d), str(d / CONFIG_NAME))
 
 
 def load_checkpoint(path: str | os.PathLike, verify: bool = True) -> tuple[MotionCLIPModel, CheckpointMeta]:
     d = resolve(path)
-    meta = read_meta(d)
-    data = json.loads((d / CONFIG_NAME).read_text(encoding="utf-8"))
+    data = _read_config(d)
+    meta = CheckpointMeta.from_dict(data, str(d / CONFIG_NAME))
+    if verify and "config_sha256" in data and config_digest(data) != data["config_sha256"]:
+        raise CheckpointError(f"{d / CONFIG_NAME}: edited after it was written (its digest does not match); "
+                              f"settings such as fps or num_heads must match the weights")
     expected = data.get("weights_sha256")
     if verify and expected and _sha256(d / WEIGHTS_NAME) != expected:
         raise CheckpointError(f"{d / WEIGHTS_NAME}: weights do not match config.json (truncated or replaced file)")

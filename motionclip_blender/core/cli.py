@@ -10,10 +10,11 @@ import sys
 from pathlib import Path
 
 from .corpus import DEFAULT_DATA_ROOT
+from .errors import MotionCLIPError
 
 
-class CliError(Exception):
-    pass
+class CliError(MotionCLIPError):
+    """A bad command line: the message says which option and why."""
 
 
 def read_any(path: str, asf: str | None = None):
@@ -21,6 +22,8 @@ def read_any(path: str, asf: str | None = None):
 
     p = Path(path)
     suffix = p.suffix.lower()
+    if asf and suffix != ".amc":
+        raise CliError(f"--asf names the skeleton of an .amc file; {p.name} is a {suffix or 'file without suffix'}")
     if suffix == ".npz":
         return Motion.load_npz(p)
     if suffix in (".bvh", ".amc"):
@@ -57,7 +60,24 @@ def _item(text: str, asf=None):
 
 
 def _frames(args, model) -> int:
-    return int(round(args.seconds * model.fps)) if args.seconds else (args.frames or model.frames)
+    """--seconds (at the model's fps) or --frames, checked: a length of 0, a negative one or inf is an error,
+    never a silent default."""
+    import math
+
+    if args.seconds is not None:
+        if not math.isfinite(args.seconds) or args.seconds <= 0:
+            raise CliError(f"--seconds must be a positive number, got {args.seconds}")
+        frames = max(1, int(round(args.seconds * model.fps)))
+    elif args.frames is not None:
+        if args.frames <= 0:
+            raise CliError(f"--frames must be at least 1, got {args.frames}")
+        frames = args.frames
+    else:
+        return model.frames
+    limit = model.network.config.max_frames
+    if frames > limit:
+        raise CliError(f"the model makes at most {limit} frames ({limit / model.fps:g} s); asked for {frames}")
+    return frames
 
 
 def cmd_generate(args):
@@ -71,8 +91,13 @@ def cmd_encode(args):
     if args.out:
         import numpy as np
 
-        np.save(args.out, z.numpy())
-        print(f"wrote {args.out} ({z.numel()}-d latent)")
+        from .motion import check_output_path
+
+        out = Path(args.out)
+        check_output_path(out)
+        with open(out, "wb") as f:  # a file handle: np.save would append ".npy" to any other name
+            np.save(f, z.numpy())
+        print(f"wrote {out} ({z.numel()}-d latent)")
     else:
         print(json.dumps([round(float(v), 6) for v in z]))
 
@@ -295,16 +320,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .checkpoint import CheckpointError
-    from .motion import MotionFileError
-
+    """Errors meant for the user (``errors.MotionCLIPError``) and file-system errors print one line and exit 2;
+    anything else is a bug and keeps its traceback."""
     args = build_parser().parse_args(argv)
     try:
         args.func(args)
-    except (CliError, MotionFileError, CheckpointError, ValueError, FileNotFoundError, TypeError) as exc:
-        print(f"motionclip {args.command}: error: {exc}", file=sys.stderr)
-        return 2
-    except RuntimeError as exc:  # ModelLoadError, EncoderError and friends carry a user-facing message
+    except (MotionCLIPError, OSError) as exc:
         print(f"motionclip {args.command}: error: {exc}", file=sys.stderr)
         return 2
     return 0

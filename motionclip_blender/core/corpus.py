@@ -17,6 +17,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .errors import MotionCLIPError
 from .paths import assets_dir
 
 DEFAULT_DATA_ROOT = "../shared/data"
@@ -25,7 +26,7 @@ PARTS = ("train", "val", "test")
 _LEFT_RIGHT = re.compile(r"\b(left|right)\b", re.IGNORECASE)
 
 
-class DataError(ValueError):
+class DataError(MotionCLIPError, ValueError):
     """Training data that cannot be used; the message names the file and the problem."""
 
 

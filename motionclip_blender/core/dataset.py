@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from .errors import InputError
 from .augment import jitter_rest_frames
 from .corpus import Trial, clean_prompt, load_split, mirror_prompt  # noqa: F401  (re-exported)
 from .motion import Motion
@@ -123,9 +124,9 @@ class WindowSampler:
                  rest_twist_deg: float = 0.0, phase_align: bool = False, vary_text: bool = False):
         usable = [c for c in clips if len(c.motion) >= (min_frames or frames)]
         if not usable:
-            raise ValueError(f"no clip has at least {min_frames or frames} frames")
+            raise InputError(f"no clip has at least {min_frames or frames} frames")
         if balance not in ("trial", "frame"):
-            raise ValueError(f"balance must be 'trial' or 'frame', got {balance!r}")
+            raise InputError(f"balance must be 'trial' or 'frame', got {balance!r}")
         self.clips = usable
         self.frames = frames
         self.min_frames = min_frames or frames

@@ -30,6 +30,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .errors import MotionCLIPError
+
 __all__ = [
     "DEFAULT_ENCODER", "MINILM_NAME", "Encoder", "EncoderError", "EncoderMismatchError", "MiniLMEncoder",
     "ClipEncoder", "load_encoder", "clear_encoder_cache", "canonical_encoder_name", "encoder_spec_matches",
@@ -64,7 +66,7 @@ _BATCH = 64  # bounds peak memory on big prompt / frame lists
 _CACHE_SIZE = 2  # the model's encoder plus one other; a ViT-L/14 alone is ~1.7 GB
 
 
-class EncoderError(RuntimeError):
+class EncoderError(MotionCLIPError, RuntimeError):
     """An encoder could not be loaded or cannot do what was asked; the message says what to do."""
 
 

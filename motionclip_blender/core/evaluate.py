@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from .errors import InputError
 from .corpus import split_trials
 from .dataset import fixed_windows, load_clips
 from .motion import Motion
@@ -61,7 +62,7 @@ def compute_metrics(model, clips, frames: int | None = None, min_frames: int | N
     frames = frames or model.frames
     windows = fixed_windows(clips, frames, min_frames=min_frames)
     if not windows:
-        raise ValueError(f"no clip has {frames} frames to evaluate")
+        raise InputError(f"no clip has {frames} frames to evaluate")
     mpjpe, rot_err, latents = [], [], []
     for w in tqdm(windows, desc="evaluating", unit="window", disable=not progress):
         z = model.encode(w.motion)

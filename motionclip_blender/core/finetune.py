@@ -32,6 +32,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from .errors import MotionCLIPError
 from .checkpoint import CheckpointMeta, load_checkpoint, save_checkpoint
 from .dataset import canonical_window
 from .encoders import EncoderMismatchError, check_encoder_matches, load_encoder
@@ -43,7 +44,7 @@ STATE_NAME = "finetune_state.pt"
 MANIFEST_FORMAT = "motionclip-render-manifest"
 
 
-class FinetuneError(ValueError):
+class FinetuneError(MotionCLIPError, ValueError):
     """Fine-tuning cannot start; the message names the input and the fix."""
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .errors import InputError
 from .paths import assets_dir
 
 DEFAULT_LABELS_FILE = "labels.txt"
@@ -23,9 +24,9 @@ def read_labels(path: str | Path) -> list[str]:
     try:
         labels = parse_labels(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as exc:
-        raise ValueError(f"{path}: cannot read the label list ({exc})") from None
+        raise InputError(f"{path}: cannot read the label list ({exc})") from None
     if not labels:
-        raise ValueError(f"{path}: the label list is empty")
+        raise InputError(f"{path}: the label list is empty")
     return labels
 
 

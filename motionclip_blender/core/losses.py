@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass
 import torch
 import torch.nn.functional as F
 
+from .errors import InputError
 from . import rotations as R
 from .config_io import from_dict_strict
 from .kinematics import forward_kinematics
@@ -89,5 +90,5 @@ def total_loss(losses: dict[str, torch.Tensor], weights: LossWeights) -> torch.T
         term = getattr(weights, name) * value
         total = term if total is None else total + term
     if total is None:
-        raise ValueError("all loss weights are zero: nothing to train")
+        raise InputError("all loss weights are zero: nothing to train")
     return total

@@ -34,6 +34,7 @@ from typing import Mapping
 import numpy as np
 import torch
 
+from .errors import InputError
 from . import rotations as R
 from .asf_amc import read_asf_amc
 from .bvh import parse_bvh
@@ -80,7 +81,7 @@ class ImportInfo:
 def detect_length_unit(leg_length: float) -> tuple[str, float]:
     """The unit in which a hip-to-ankle length of ``leg_length`` is most plausibly an adult's leg."""
     if not leg_length > 0:
-        raise ValueError(f"leg length must be positive, got {leg_length}")
+        raise InputError(f"leg length must be positive, got {leg_length}")
     name = min(LENGTH_UNITS, key=lambda u: abs(math.log(leg_length * LENGTH_UNITS[u] / _TYPICAL_LEG_M)))
     return name, LENGTH_UNITS[name]
 

@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
+from .errors import InputError
 from .config_io import from_dict_strict
 
 from .skeleton import NUM_JOINTS
@@ -50,14 +51,17 @@ class ModelConfig:
     latent_tokens: int = 1
 
     def __post_init__(self):
-        if self.d_model % self.num_heads:
-            raise ValueError(f"d_model {self.d_model} must be divisible by num_heads {self.num_heads}")
-        if self.activation not in ("gelu", "relu"):
-            raise ValueError(f"activation must be 'gelu' or 'relu', got {self.activation!r}")
         for name in ("d_model", "latent_dim", "num_encoder_layers", "num_decoder_layers", "ff_size",
                      "num_heads", "latent_tokens", "max_frames"):
-            if getattr(self, name) <= 0:
-                raise ValueError(f"{name} must be positive")
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+                raise InputError(f"{name} must be a positive whole number, got {value!r}")
+        if self.d_model % self.num_heads:
+            raise InputError(f"d_model {self.d_model} must be divisible by num_heads {self.num_heads}")
+        if self.activation not in ("gelu", "relu"):
+            raise InputError(f"activation must be 'gelu' or 'relu', got {self.activation!r}")
+        if not isinstance(self.dropout, (int, float)) or not 0 <= self.dropout < 1:
+            raise InputError(f"dropout must be in [0, 1), got {self.dropout!r}")
 
     @classmethod
     def paper(cls) -> "ModelConfig":
@@ -86,7 +90,7 @@ class PositionalEncoding(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.shape[0] > self.pe.shape[0]:
-            raise ValueError(f"sequence of {x.shape[0]} frames exceeds max_frames {self.pe.shape[0]}")
+            raise InputError(f"sequence of {x.shape[0]} frames exceeds max_frames {self.pe.shape[0]}")
         return self.dropout(x + self.pe[: x.shape[0]])
 
 
@@ -158,7 +162,7 @@ class MotionCLIPModel(nn.Module):
     def decode(self, z: torch.Tensor, frames: int | None = None, mask: torch.Tensor | None = None) -> torch.Tensor:
         if mask is None:
             if frames is None or frames < 1:
-                raise ValueError("decode needs a positive frame count or a mask")
+                raise InputError("decode needs a positive frame count or a mask")
             mask = torch.ones((z.shape[0], frames), dtype=torch.bool, device=z.device)
         return self.decoder(z, mask)
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .errors import InputError, InputTypeError, MotionCLIPError
 from . import rotations as R
 from .kinematics import forward_kinematics
 from .skeleton import JOINT_NAMES, MIRROR_INDEX, NUM_JOINTS
@@ -22,8 +23,16 @@ from .skeleton import JOINT_NAMES, MIRROR_INDEX, NUM_JOINTS
 NPZ_FORMAT = "motionclip-motion-1"
 
 
-class MotionFileError(ValueError):
+class MotionFileError(MotionCLIPError, ValueError):
     """A motion file that cannot be read: names the file and what is wrong."""
+
+
+def check_output_path(path: Path) -> None:
+    """Refuse, before writing anything, an output path that is a directory or in a folder that does not exist."""
+    if path.is_dir():
+        raise MotionFileError(f"{path}: is a directory; give a file name (e.g. {path / 'motion.npz'})")
+    if not path.parent.is_dir():
+        raise MotionFileError(f"{path}: the folder {path.parent} does not exist")
 
 
 @dataclass
@@ -36,17 +45,17 @@ class Motion:
         self.rotations = np.ascontiguousarray(self.rotations, dtype=np.float32)
         self.translation = np.ascontiguousarray(self.translation, dtype=np.float32)
         if self.rotations.ndim != 3 or self.rotations.shape[1:] != (NUM_JOINTS, 4):
-            raise ValueError(f"rotations must be (frames, {NUM_JOINTS}, 4), got {self.rotations.shape}")
+            raise InputError(f"rotations must be (frames, {NUM_JOINTS}, 4), got {self.rotations.shape}")
         if self.translation.shape != (self.rotations.shape[0], 3):
-            raise ValueError(
+            raise InputError(
                 f"translation must be ({self.rotations.shape[0]}, 3) to match the rotations, got {self.translation.shape}")
         if not np.isfinite(self.rotations).all() or not np.isfinite(self.translation).all():
-            raise ValueError("motion contains NaN or infinite values")
+            raise InputError("motion contains NaN or infinite values")
         if not self.fps > 0:
-            raise ValueError(f"fps must be positive, got {self.fps}")
+            raise InputError(f"fps must be positive, got {self.fps}")
         norms = np.linalg.norm(self.rotations, axis=-1, keepdims=True)
         if (norms < 1e-6).any():
-            raise ValueError("rotations contain zero-length quaternions")
+            raise InputError("rotations contain zero-length quaternions")
         self.rotations /= norms
         self.fps = float(self.fps)
 
@@ -72,7 +81,7 @@ class Motion:
         (first three numbers) -> Motion."""
         feats = torch.as_tensor(np.asarray(features) if not torch.is_tensor(features) else features.detach().cpu())
         if feats.ndim != 3 or feats.shape[1:] != (NUM_JOINTS + 1, 6):
-            raise ValueError(f"features must be (frames, {NUM_JOINTS + 1}, 6), got {tuple(feats.shape)}")
+            raise InputError(f"features must be (frames, {NUM_JOINTS + 1}, 6), got {tuple(feats.shape)}")
         mats = R.rot6d_to_matrix(feats[:, :NUM_JOINTS].float())
         return cls.from_matrices(mats, feats[:, NUM_JOINTS, :3].float().numpy(), fps)
 
@@ -84,7 +93,7 @@ class Motion:
         if isinstance(index, int):
             index = slice(index, index + 1 if index != -1 else None)
         if not isinstance(index, slice):
-            raise TypeError("a Motion is sliced by frames: motion[a:b] or motion[i]")
+            raise InputTypeError("a Motion is sliced by frames: motion[a:b] or motion[i]")
         return Motion(self.rotations[index], self.translation[index], self.fps)
 
     @property
@@ -111,7 +120,7 @@ class Motion:
         """Resample to another frame rate: slerp for rotations, linear for translation. The clip keeps
         its duration (first and last frames stay)."""
         if fps <= 0:
-            raise ValueError(f"fps must be positive, got {fps}")
+            raise InputError(f"fps must be positive, got {fps}")
         if abs(fps - self.fps) < 1e-9 or len(self) < 2:
             return Motion(self.rotations.copy(), self.translation.copy(), fps)
         new_len = max(2, int(round((len(self) - 1) * fps / self.fps)) + 1)
@@ -147,9 +156,13 @@ class Motion:
         # per-process temporary name: concurrent writers (e.g. DDP ranks filling one cache) never collide
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp.npz")
         meta = json.dumps({"format": NPZ_FORMAT, "joints": list(JOINT_NAMES), "convention": "blender-zup-facing-neg-y"})
-        np.savez(tmp, rotations=self.rotations, translation=self.translation, fps=np.float32(self.fps),
-                 meta=np.array(meta))
-        os.replace(tmp, path)
+        check_output_path(path)
+        try:
+            np.savez(tmp, rotations=self.rotations, translation=self.translation, fps=np.float32(self.fps),
+                     meta=np.array(meta))
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
 
     @classmethod
     def load_npz(cls, path: str | os.PathLike) -> "Motion":

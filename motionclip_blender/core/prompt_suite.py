@@ -16,6 +16,7 @@ from typing import Callable
 
 import numpy as np
 
+from .errors import InputError
 from .paths import assets_dir
 from .skeleton import JOINT_INDEX
 
@@ -220,10 +221,10 @@ def load_suite(path: str | Path | None = None) -> list[SuiteEntry]:
         entries = [SuiteEntry(e["family"], e["criterion"], tuple(e["prompts"]), float(e.get("seconds", 2.0)))
                    for e in data["entries"]]
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise ValueError(f"{path}: cannot read the prompt suite ({exc})") from None
+        raise InputError(f"{path}: cannot read the prompt suite ({exc})") from None
     unknown = sorted({e.criterion for e in entries} - set(CRITERIA))
     if unknown:
-        raise ValueError(f"{path}: unknown criteria {unknown} (known: {sorted(CRITERIA)})")
+        raise InputError(f"{path}: unknown criteria {unknown} (known: {sorted(CRITERIA)})")
     return entries
 
 

@@ -38,6 +38,7 @@ from typing import Mapping, Sequence
 import numpy as np
 import torch
 
+from .errors import MotionCLIPError
 from . import rotations as R
 from .kinematics import forward_kinematics, world_to_local
 from .motion import Motion
@@ -52,7 +53,7 @@ _SIDE_PAIRS = (("left_hip", "right_hip"), ("left_shoulder", "right_shoulder"))
 _ANKLES = ("left_ankle", "right_ankle")
 
 
-class RetargetError(ValueError):
+class RetargetError(MotionCLIPError, ValueError):
     """The rig or map cannot be retargeted; the message says what to fix."""
 
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Mapping
 
+from .errors import MotionCLIPError
 from .joint_maps import JOINT_MAPS, REQUIRED_JOINTS, normalize
 from .paths import PACKAGE_DIR, assets_dir
 from .skeleton import JOINT_INDEX, JOINT_NAMES
@@ -29,7 +30,7 @@ PRESET_FORMAT = "motionclip-rig-preset-1"
 _REQUIRED_WEIGHT = 2.0
 
 
-class PresetError(ValueError):
+class PresetError(MotionCLIPError, ValueError):
     """A preset that cannot be read or written: names the file or preset and what is wrong."""
 
 

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .errors import MotionCLIPError
 from .skeleton import NUM_JOINTS, SMPL_TO_BLENDER, rest_joint_positions, rest_pelvis_height
 
 _BODY_JOINTS = 22  # pelvis .. right_wrist are shared by SMPL, SMPL-H and SMPL-X in the same order
@@ -34,7 +35,7 @@ _HEAD, _LEFT_WRIST, _RIGHT_WRIST, _LEFT_HAND, _RIGHT_HAND = 15, 20, 21, 22, 23
 _KINDS = ("smpl", "smplh", "smplx")
 
 
-class SmplModelError(RuntimeError):
+class SmplModelError(MotionCLIPError, RuntimeError):
     """The SMPL model files cannot be used; the message says which file and what to do."""
 
 

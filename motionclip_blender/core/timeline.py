@@ -18,6 +18,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from .errors import InputError
 from . import rotations as R
 from .motion import Motion
 
@@ -153,7 +154,7 @@ def make_loop(motion: Motion, root: str = "full", shortest: int | None = None) -
     loops on the spot; otherwise the travel per cycle stays (see :func:`cycle_offset`)."""
     n = len(motion)
     if n < 8:
-        raise ValueError(f"a loop needs at least 8 frames, got {n}")
+        raise InputError(f"a loop needs at least 8 frames, got {n}")
     x = _posed(motion)
     v = np.diff(x, axis=0)
     shortest = shortest or max(4, n // 2)
@@ -200,7 +201,7 @@ def _hold(motion: Motion, frames: int, ease: int = 15) -> Motion:
 def with_root(motion: Motion, mode: str) -> Motion:
     """Root options: "full" as is, "forward" only along the first frame's facing, "in_place" no travel."""
     if mode not in ROOT_MODES:
-        raise ValueError(f"root must be one of {', '.join(ROOT_MODES)}, got {mode!r}")
+        raise InputError(f"root must be one of {', '.join(ROOT_MODES)}, got {mode!r}")
     if mode == "full":
         return motion
     trans = motion.translation.copy()

@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from .errors import InputError
 from .checkpoint import CheckpointMeta, load_checkpoint, recover, save_checkpoint
 from .config_io import from_dict_strict
 from .corpus import DEFAULT_DATA_ROOT, load_split, split_trials
@@ -72,14 +73,14 @@ class TrainConfig:
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError) as exc:
-            raise ValueError(f"{path}: cannot read training config ({exc})") from None
+            raise InputError(f"{path}: cannot read training config ({exc})") from None
         data.pop("comment", None)
         try:
             data["model"] = ModelConfig.from_dict(data.get("model", {}))
             data["losses"] = LossWeights.from_dict(data.get("losses", {}))
             return from_dict_strict(cls, data, "training config")
         except (TypeError, ValueError) as exc:
-            raise ValueError(f"{path}: {exc}") from None
+            raise InputError(f"{path}: {exc}") from None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -182,10 +183,10 @@ def _resumable(out: Path, clean: bool = True) -> tuple[Path | None, dict | None]
             try:
                 return d, torch.load(state_file, map_location="cpu", weights_only=True)
             except Exception as exc:  # truncated/foreign: name it instead of starting over
-                raise ValueError(f"{state_file}: cannot read the training state ({exc})") from None
+                raise InputError(f"{state_file}: cannot read the training state ({exc})") from None
     existing = [n for n in ("last", "best") if (out / n).exists()]
     if existing:
-        raise ValueError(f"{out}: holds checkpoint(s) {existing} but no training state to continue from; "
+        raise InputError(f"{out}: holds checkpoint(s) {existing} but no training state to continue from; "
                          f"move them away to start over, or start from their weights with init_from")
     return None, None
 
@@ -199,17 +200,17 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
     out = Path(cfg.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     if cfg.lr_schedule not in ("constant", "cosine"):
-        raise ValueError(f"lr_schedule must be 'constant' or 'cosine', got {cfg.lr_schedule!r}")
+        raise InputError(f"lr_schedule must be 'constant' or 'cosine', got {cfg.lr_schedule!r}")
     train_clips = training_clips(cfg, "train", progress and rank == 0)
     val_clips = training_clips(cfg, "val", progress and rank == 0)
     sampler = make_sampler(cfg, train_clips, seed=cfg.seed * 1000 + rank)
     val_windows = fixed_windows(val_clips, cfg.frames, min_frames=cfg.min_frames)
     if not val_windows:
-        raise ValueError(f"no validation windows: the val performers of {cfg.corpora} have no trial of at least "
+        raise InputError(f"no validation windows: the val performers of {cfg.corpora} have no trial of at least "
                          f"{cfg.min_frames or cfg.frames} frames under {cfg.data_root}")
     encoder = load_encoder(cfg.encoder)
     if encoder.dim != cfg.model.latent_dim:
-        raise ValueError(f"model latent_dim {cfg.model.latent_dim} must equal the encoder's dim {encoder.dim}")
+        raise InputError(f"model latent_dim {cfg.model.latent_dim} must equal the encoder's dim {encoder.dim}")
     table = TextTable(encoder, sorted(set(sampler.prompts()) | {w.prompt for w in val_windows}))
     table.table = table.table.to(device)
 
@@ -222,7 +223,7 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
     if cfg.init_from and resume_from is None:
         init, init_meta = load_checkpoint(cfg.init_from)
         if init_meta.model != cfg.model or init_meta.encoder != encoder.name:
-            raise ValueError(f"init_from {cfg.init_from}: its architecture or text space differs from this config")
+            raise InputError(f"init_from {cfg.init_from}: its architecture or text space differs from this config")
         net.load_state_dict(init.state_dict())
         if rank == 0:
             print(f"starting from the weights of {cfg.init_from}")
