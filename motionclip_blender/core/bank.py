@@ -15,6 +15,7 @@ Stored beside the model as ``latent_bank.safetensors`` (float16 latents; the tex
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -87,6 +88,9 @@ class LatentBank:
         save_file({"latents": self.latents.half().contiguous()}, str(tmp),
                   metadata={"texts": json.dumps(self.texts), "sources": json.dumps(self.sources),
                             "stride": str(self.stride)})
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # safetensors writes a private file; a model file is ordinary
         tmp.replace(path)
         return path
 

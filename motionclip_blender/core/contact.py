@@ -3,8 +3,9 @@
 1. Ground: the clip is shifted so its feet stand on z = 0 (the low percentile of the lowest foot joint).
 2. Contacts: a foot is down when its height above its resting height is small and it moves slowly, with
    hysteresis (it takes a larger height or speed to lift it again) and a minimum length.
-3. Pins: during each contact the ankle is held at one world position (where it moved least, on the floor),
-   blended in and out over a few frames.
+3. Pins: during each contact the heel, then the toe, is held at one horizontal position (where it moved
+   least), blended in and out over a few frames; a foot is never held more than ``max_pin_offset`` from where
+   it was (a gliding body drags it along instead of stretching the leg).
 4. Legs: analytic two-bone IK (hip, knee, ankle) reaches each pin; the knee bends in its own plane, so its
    direction comes from the original knee; the foot keeps its world orientation. Where a pin is out of the
    leg's reach the pelvis is lowered just enough, smoothly.
@@ -38,7 +39,8 @@ class ContactOptions:
     min_frames: int = 3  # shorter contacts are noise
     blend_frames: int = 4  # pins fade in and out over this many frames
     ground_percentile: float = 5.0
-    max_pelvis_drop: float = 0.05  # m: a pin further out of reach than this lets its foot slide instead
+    max_pelvis_drop: float = 0.05  # m: the pelvis is never lowered more than this to reach a pin
+    max_pin_offset: float = 0.12  # m: a pin never holds a foot further than this from where it was
 
 
 def _rest_foot_heights() -> dict[int, float]:
@@ -102,7 +104,8 @@ def _drop_short(down: np.ndarray, min_frames: int) -> np.ndarray:
     return out
 
 
-def _pins(pos: np.ndarray, side: str, down: np.ndarray, fps: float, blend: int) -> tuple[np.ndarray, np.ndarray]:
+def _pins(pos: np.ndarray, side: str, down: np.ndarray, fps: float, blend: int,
+          max_offset: float = 0.12) -> tuple[np.ndarray, np.ndarray]:
     """-> (F, 3) ankle targets and (F,) weights: 1 inside contacts, ramping to 0 over ``blend`` frames.
 
     A stance rolls from heel to toe, so the planted point is whichever of heel and toe moves slower: the heel
@@ -141,7 +144,13 @@ def _pins(pos: np.ndarray, side: str, down: np.ndarray, fps: float, blend: int) 
                     weight[g] = w
                     target[g, :2] = target[src, :2]
     ankles = pos[:, ankle]
-    return ankles * (1 - weight[:, None]) + target * weight[:, None], weight
+    blended = ankles * (1 - weight[:, None]) + target * weight[:, None]
+    # a body that glides on while its foot is "down" would drag a pinned leg out behind it: the foot
+    # trails by at most max_offset and slides from there, rather than the leg stretching off the floor
+    offset = blended[:, :2] - ankles[:, :2]
+    length = np.linalg.norm(offset, axis=-1, keepdims=True)
+    blended[:, :2] = ankles[:, :2] + offset * np.minimum(1.0, max_offset / np.maximum(length, 1e-12))
+    return blended, weight
 
 
 def _pelvis_drop(pos: np.ndarray, targets: dict[str, np.ndarray], weights: dict[str, np.ndarray],
@@ -201,7 +210,7 @@ def clean_feet(motion: Motion, options: ContactOptions = ContactOptions()) -> Mo
     motion = ground_clip(motion, options.ground_percentile)
     pos, world, local = _fk(motion)
     contacts = detect_contacts(pos, motion.fps, options)
-    pins = {s: _pins(pos, s, contacts[s], motion.fps, options.blend_frames) for s in LEGS}
+    pins = {s: _pins(pos, s, contacts[s], motion.fps, options.blend_frames, options.max_pin_offset) for s in LEGS}
     targets = {s: p[0] for s, p in pins.items()}
     weights = {s: p[1] for s, p in pins.items()}
     translation = motion.translation.astype(np.float64)
