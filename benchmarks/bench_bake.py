@@ -105,6 +105,25 @@ def main() -> None:
         g, b = min(gen), min(bk)
         print(f"{len(motion):>7} | {g * 1e3:>7.1f}ms | {b * 1e3:>16.1f}ms | {(g + b) * 1e3:>12.1f}ms")
 
+    print("\nclean-up and length extension, 600 frames, warm prompt -> baked action (best of 3):")
+    model = runtime.get_model(settings)
+
+    def raw(arm):  # what v0.2 did: one latent decoded at full length, baked as is
+        motion = model.decode(model.motion_latent(args.prompt), 600)
+        bake.apply_motion(bpy.context, arm, motion, {"prompt": args.prompt})
+
+    def finished(arm, clean):
+        motion, info = runtime.generate_motion(settings, args.prompt, 20.0, 0, clean_feet=clean)
+        bake.apply_motion(bpy.context, arm, motion, info)
+
+    rows = {"decode 600 frames at once, no clean-up": lambda arm: raw(arm),
+            "windows + extension, no clean-up": lambda arm: finished(arm, False),
+            "windows + extension + foot clean-up (default)": lambda arm: finished(arm, True)}
+    times = {name: time_on_fresh_rig(lambda arm, _m, f=fn: f(arm), None)[0] for name, fn in rows.items()}
+    base = next(iter(times.values()))
+    for name, sec in times.items():
+        print(f"  {name:<46} {sec * 1e3:7.1f} ms  ({(sec / base - 1) * 100:+.0f} %)")
+
     print("\nbake only, same motion, best of 3:")
     print(f"{'frames':>7} | {'foreach_set':>11} | {'keyframe_insert':>15} | {'speed-up':>8}")
     for frames, motion in motions.items():

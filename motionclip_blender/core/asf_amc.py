@@ -95,7 +95,12 @@ def _axis_frame(angles_deg: list[float], order: str) -> np.ndarray:
 
 
 def parse_asf(path: str | os.PathLike) -> AcclaimSkeleton:
+    from . import limits
+
     path = Path(path)
+    if not path.is_file():
+        raise MotionFileError(f"{path}: no such ASF skeleton file")
+    limits.check_file_size(path)
     try:
         lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
     except OSError as exc:
@@ -192,9 +197,13 @@ def parse_amc(path: str | os.PathLike, skeleton: AcclaimSkeleton, fps: float = 1
     """Fill ``skeleton`` with the frames of an AMC file (returns a new skeleton; the input is untouched).
 
     AMC files carry no frame rate: CMU's are 120 fps, hence the default."""
+    from . import limits
+
     path = Path(path)
     if not path.is_file():
         raise MotionFileError(f"{path}: no such AMC file")
+    limits.check_file_size(path)
+    limits.check_rate(path, fps)
     text = path.read_text(encoding="utf-8", errors="replace")
     degrees = skeleton.angle_in_degrees
     body: list[str] = []
@@ -216,6 +225,7 @@ def parse_amc(path: str | os.PathLike, skeleton: AcclaimSkeleton, fps: float = 1
     starts = [i for i, s in enumerate(body) if s.isdigit()]
     first = body[starts[0] + 1:(starts[1] if len(starts) > 1 else len(body))]
     frames = len(starts)
+    limits.check_duration(path, frames, fps)
     table = np.zeros((frames, n_ch))
     # fast path: every frame lists the same bones in the same order (CMU files do), so the tokens form
     # a regular grid and one numpy conversion reads them all

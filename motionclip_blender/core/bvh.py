@@ -85,16 +85,68 @@ class BvhSkeleton:
 
 
 def parse_bvh(path: str | os.PathLike) -> BvhSkeleton:
+    """Parse any BVH. Every frame row must hold exactly the channels the hierarchy declares (a row with more
+    or fewer values means a misread header, and reading on would shift every joint); frame rate, length and
+    file size are bounded (``limits``)."""
+    from . import limits
+
     path = Path(path)
     if not path.is_file():
         raise MotionFileError(f"{path}: no such BVH file")
     try:
+        limits.check_file_size(path)
         text = path.read_text(encoding="utf-8", errors="replace")
     except OSError as exc:
         raise MotionFileError(f"{path}: cannot read ({exc})") from None
-    tokens = text.split()
+    head, sep, body = text.partition("MOTION")
+    tokens = head.split()
     if not tokens or tokens[0] != "HIERARCHY":
         raise MotionFileError(f"{path}: not a BVH file (no HIERARCHY header)")
+    if not sep:
+        raise MotionFileError(f"{path}: BVH has no MOTION section")
+    names, parents, offsets, channels, end_sites = _parse_hierarchy(path, tokens)
+    n_ch = sum(len(c) for c in channels)
+    if not names or n_ch == 0:
+        raise MotionFileError(f"{path}: BVH has no joints or channels")
+    if n_ch > limits.MAX_CHANNELS:
+        raise MotionFileError(f"{path}: {n_ch} channels, more than the {limits.MAX_CHANNELS} a skeleton may have")
+    lines = body.splitlines()
+    try:
+        frames_line = next(i for i, l in enumerate(lines) if l.strip())
+        words = lines[frames_line].split() + lines[frames_line + 1].split()
+        if words[0] != "Frames:" or words[2:4] != ["Frame", "Time:"] or len(words) != 5:
+            raise ValueError("expected 'Frames: N' and 'Frame Time: T' lines")
+        frames, frame_time = int(words[1]), float(words[4])
+    except (StopIteration, IndexError, ValueError) as exc:
+        raise MotionFileError(f"{path}: malformed MOTION header ({exc})") from None
+    if frames <= 0:
+        raise MotionFileError(f"{path}: BVH declares {frames} frames")
+    if not frame_time > 0:
+        raise MotionFileError(f"{path}: BVH frame time must be positive, got {frame_time}")
+    limits.check_rate(path, 1.0 / frame_time)
+    limits.check_duration(path, frames, 1.0 / frame_time)
+    rows = [(frames_line + 3 + i, l) for i, l in enumerate(lines[frames_line + 2:]) if l.strip()]
+    if len(rows) < frames:
+        raise MotionFileError(f"{path}: BVH is truncated: the header says {frames} frames, the file has {len(rows)}")
+    for k, (number, row) in enumerate(rows):
+        count = len(row.split())
+        if count < n_ch and k == len(rows) - 1:
+            raise MotionFileError(f"{path}: BVH is truncated: its last frame row holds {count} of {n_ch} values")
+        if count != n_ch:
+            raise MotionFileError(f"{path}: line {number} of the MOTION section holds {count} values, "
+                                  f"but the hierarchy declares {n_ch} channels per frame")
+    if len(rows) > frames:
+        raise MotionFileError(f"{path}: the header says {frames} frames, the file has {len(rows)} rows")
+    try:
+        values = np.array(" ".join(r for _, r in rows).split(), dtype=np.float64)
+    except ValueError as exc:
+        raise MotionFileError(f"{path}: non-numeric value in the frames ({exc})") from None
+    if not np.isfinite(values).all():
+        raise MotionFileError(f"{path}: the frames hold NaN or infinite values")
+    return BvhSkeleton(names, parents, np.array(offsets), channels, end_sites, frame_time, values.reshape(frames, n_ch))
+
+
+def _parse_hierarchy(path: Path, tokens: list[str]):
     names: list[str] = []
     parents: list[int] = []
     offsets: list[list[float]] = []
@@ -103,9 +155,11 @@ def parse_bvh(path: str | os.PathLike) -> BvhSkeleton:
     stack: list[int] = []
     i = 1
     try:
-        while tokens[i] != "MOTION":
+        while i < len(tokens):
             tok = tokens[i]
             if tok in ("ROOT", "JOINT"):
+                if tok == "ROOT" and names:
+                    raise MotionFileError(f"{path}: a second ROOT: only one skeleton per BVH is supported")
                 names.append(tokens[i + 1])
                 parents.append(stack[-1] if stack else -1)
                 offsets.append([0.0, 0.0, 0.0])
@@ -123,30 +177,30 @@ def parse_bvh(path: str | os.PathLike) -> BvhSkeleton:
                 i += 1
             elif tok == "OFFSET":
                 offsets[-1] = [float(t) for t in tokens[i + 1:i + 4]]
+                if len(offsets[-1]) != 3 or not np.isfinite(offsets[-1]).all():
+                    raise ValueError(f"OFFSET of {names[-1]} needs three finite numbers")
                 i += 4
             elif tok == "CHANNELS":
                 n = int(tokens[i + 1])
-                channels[-1] = tokens[i + 2:i + 2 + n]
+                names_ = tokens[i + 2:i + 2 + n]
+                unknown = [c for c in names_ if c not in _ROT_CHANNELS + _POS_CHANNELS]
+                if n < 0 or len(names_) != n or unknown:
+                    raise ValueError(f"CHANNELS of {names[-1]}: expected {n} of {_POS_CHANNELS + _ROT_CHANNELS}, "
+                                     f"got {names_}")
+                channels[-1] = names_
                 i += 2 + n
+            elif tok in _ROT_CHANNELS + _POS_CHANNELS:
+                raise MotionFileError(f"{path}: channel {tok!r} of {names[-1] if names else 'no joint'} stands outside "
+                                      f"its CHANNELS list: the CHANNELS count does not match the names after it")
             else:
                 raise MotionFileError(f"{path}: unexpected token {tok!r} in the BVH hierarchy")
-        if tokens[i + 1] != "Frames:" or tokens[i + 3:i + 5] != ["Frame", "Time:"]:
-            raise MotionFileError(f"{path}: malformed MOTION header")
-        frames = int(tokens[i + 2])
-        frame_time = float(tokens[i + 5])
-        values = np.array(tokens[i + 6:], dtype=np.float64)
+    except MotionFileError:
+        raise
     except (IndexError, ValueError) as exc:
-        raise MotionFileError(f"{path}: malformed BVH ({exc})") from None
-    n_ch = sum(len(c) for c in channels)
-    if not names or n_ch == 0:
-        raise MotionFileError(f"{path}: BVH has no joints or channels")
-    if frames <= 0 or values.size < frames * n_ch:
-        raise MotionFileError(
-            f"{path}: BVH is truncated: header says {frames} frames of {n_ch} channels, found {values.size} values")
-    if frame_time <= 0:
-        raise MotionFileError(f"{path}: BVH frame time must be positive, got {frame_time}")
-    return BvhSkeleton(names, parents, np.array(offsets), channels, end_sites, frame_time,
-                       values[: frames * n_ch].reshape(frames, n_ch))
+        raise MotionFileError(f"{path}: malformed BVH hierarchy ({exc})") from None
+    if stack:
+        raise MotionFileError(f"{path}: the BVH hierarchy has {len(stack)} unclosed braces")
+    return names, parents, offsets, channels, end_sites
 
 
 def write_bvh(motion: Motion, path: str | os.PathLike) -> None:

@@ -89,9 +89,13 @@ def detect_length_unit(leg_length: float) -> tuple[str, float]:
 def load_source(path: str | os.PathLike, asf: str | os.PathLike | None = None, source_fps: float | None = None):
     """Parse a BVH or AMC (+ASF) file into a skeleton with ``names``, ``parents``, ``offsets``, ``end_sites``,
     ``fps``, ``local_rotations()`` and ``root_positions()``."""
+    from . import limits
+
     path = Path(path)
     if not path.is_file():
         raise MotionFileError(f"{path}: no such motion file")
+    if source_fps is not None:
+        limits.check_rate(path, float(source_fps), "the given source frame rate")
     suffix = path.suffix.lower()
     if suffix == ".amc":
         return read_asf_amc(path, asf, fps=source_fps or 120.0), "asf+amc"
