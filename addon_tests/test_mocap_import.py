@@ -159,8 +159,9 @@ def test_detected_formats_and_units():
         _, info, _ = _imported(rel)
         assert (info.joint_map_name, info.unit) == (scheme, unit), rel
         assert (info.up_axis, info.left_axis) == ("+Y", "+X")
-    assert _imported("variants/iclone-cc-base/07_12.bvh")[1].reference == "frame 0"
-    assert _imported("variants/iclone-cc-base/02_02.bvh")[1].reference == "bind"  # no T-pose in this file
+    assert _imported("variants/iclone-cc-base/07_12.bvh")[1].reference == "frame 0 (T/A-pose)"
+    # no T-pose in this file, and its zero pose has the legs pointing up: a standing frame is the reference
+    assert "most upright standing frame" in _imported("variants/iclone-cc-base/02_02.bvh")[1].reference
     assert _imported("trials/07_12.bvh")[1].dropped_frames == 2  # cgspeed repeats its T-pose here
     assert _imported("trials/02_01.amc")[1].dropped_frames == 0
 

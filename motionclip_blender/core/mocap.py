@@ -71,7 +71,7 @@ class ImportInfo:
     source_fps: float
     source_frames: int
     dropped_frames: int  # leading frames that were an added T-pose
-    reference: str  # "rest", "frame 0" or "bind" (zero pose of a rig whose bones carry their orientation)
+    reference: str  # which pose the bones were measured against (``find_reference``), e.g. "frame 0 (T/A-pose)"
     up_axis: str  # e.g. "+Y" in source axes
     left_axis: str
     scale: float  # file units -> metres applied to the root (SMPL leg / source leg)
@@ -147,7 +147,9 @@ def _limb(pos: np.ndarray, idx: dict[int, int], a: str, b: str) -> np.ndarray:
 def _standing(pos: np.ndarray, idx: dict[int, int]) -> bool:
     """Head above the pelvis and both legs hanging the opposite way: a body, not a bind-pose tangle."""
     up = _limb(pos, idx, "pelvis", "head")
-    return all(float(_limb(pos, idx, f"{s}_hip", f"{s}_ankle") @ up) < -0.8 for s in ("left", "right"))
+    return all(float(_limb(pos, idx, f"{s}_hip", f"{s}_ankle") @ up) < -0.8
+               and float(_limb(pos, idx, f"{s}_hip", f"{s}_knee") @ _limb(pos, idx, f"{s}_knee", f"{s}_ankle")) > 0.7
+               for s in ("left", "right"))  # legs below the body and not folded (a crouch is no reference)
 
 
 def _rest_like(pos: np.ndarray, idx: dict[int, int]) -> bool:
@@ -198,29 +200,25 @@ def retarget(source, path: str | os.PathLike, mapping: Mapping[str, str | None] 
 
     eye = torch.eye(3, dtype=torch.float64).expand(1, len(names), 3, 3)
     rest_pos = forward_kinematics(eye, torch.zeros(1, 3, dtype=torch.float64), offsets, parents)[0][0].numpy()
-    if _standing(rest_pos, idx):
-        ref_pos, ref_rot, reference = rest_pos, eye[0], "rest"
-    elif _rest_like(pos_np[0], idx):
-        ref_pos, ref_rot, reference = pos_np[0], world[0], "frame 0"
-    else:
-        ref_pos, ref_rot, reference = rest_pos, eye[0], "bind"
+    ref = find_reference(path, rest_pos, eye[0], pos_np, world, idx)
+    ref_pos, ref_rot = ref.pos, ref.rot
 
     # change of frame from the reference pose: up -> +Z, character's left -> +X, forward -> -Y
-    up_raw = ref_pos[idx[JOINT_INDEX["head"]]] - ref_pos[idx[0]]
+    up_raw = ref.up if ref.up is not None else ref_pos[idx[JOINT_INDEX["head"]]] - ref_pos[idx[0]]
     left_raw = sum(ref_pos[idx[JOINT_INDEX[f"left_{p}"]]] - ref_pos[idx[JOINT_INDEX[f"right_{p}"]]]
                    for p in ("hip", "shoulder"))
     if np.linalg.norm(up_raw) < 1e-9 or np.linalg.norm(left_raw) < 1e-9:
         raise MotionFileError(f"{path}: cannot tell up and left from the reference pose (head on the pelvis or "
                               "left and right hips in one place)")
     up_axis, up_sign = _snap(up_raw)
-    left_axis, left_sign = _snap(left_raw, exclude=up_axis)
+    left_axis, left_sign = _snap(left_raw - (left_raw @ _unit(up_raw)) * _unit(up_raw), exclude=up_axis)
     up, left = np.zeros(3), np.zeros(3)
     up[up_axis], left[left_axis] = up_sign, left_sign
     forward = np.cross(left, up)
     m = np.stack([left, -forward, up])
-    # the reference's own heading (iClone's T-pose frame need not face an axis exactly)
+    # an animation frame as reference need not face an axis: its own heading is taken out of the corrections
     lp = m @ left_raw
-    yaw = math.atan2(lp[1], lp[0]) if reference == "frame 0" else 0.0
+    yaw = math.atan2(lp[1], lp[0]) if ref.frame is not None else 0.0
     heading = R.axis_rotation("Z", torch.tensor(yaw, dtype=torch.float64)).numpy()
 
     # size: legs decide both the unit (for the report) and the scale onto SMPL
@@ -262,7 +260,7 @@ def retarget(source, path: str | os.PathLike, mapping: Mapping[str, str | None] 
                 smpl_dir, src_dir = smpl_rest[PRIMARY_CHILD[j]] - smpl_rest[j], tips[0]
         corrections[j] = heading if src_dir is None else _correction(heading @ smpl_dir, src_dir) @ heading
 
-    start = _added_pose_frames(world, ref_rot, idx, source.fps)
+    start = _added_pose_frames(world, ref_rot, idx, source.fps) if ref.tpose else 0
     mt = torch.from_numpy(m)
     w = torch.empty((frames - start, len(JOINT_NAMES), 3, 3), dtype=torch.float64)
     for j in range(len(JOINT_NAMES)):
@@ -278,12 +276,81 @@ def retarget(source, path: str | os.PathLike, mapping: Mapping[str, str | None] 
     if abs(fps - source.fps) > 1e-6:
         motion = motion.resample(fps)
     motion = ground(motion)
+    _check_upright(path, motion, ref.label)
     info = ImportInfo(str(path), fmt, map_name, joint_map, unit_name, float(source.fps), frames, start,
-                      reference, _axis_name(up_axis, up_sign), _axis_name(left_axis, left_sign), float(scale))
+                      ref.label, _axis_name(up_axis, up_sign), _axis_name(left_axis, left_sign), float(scale))
     leg_m = src_leg * unit_m
     if not 0.4 < leg_m < 1.4:
         info.notes.append(f"source legs measure {leg_m:.2f} m in the detected unit {unit_name}: odd proportions?")
     return motion, info
+
+
+@dataclass
+class Reference:
+    """The pose the source's bones are measured against (see :func:`find_reference`)."""
+
+    pos: np.ndarray  # (J, 3) joint positions, source axes
+    rot: torch.Tensor  # (J, 3, 3) world rotations
+    label: str  # for ImportInfo and reports
+    frame: int | None = None  # the animation frame used, None for the rest pose
+    up: np.ndarray | None = None  # source-axes up estimated across frames (else the pose's own)
+    tpose: bool = False  # the rest or a T/A-pose: leading frames close to it may be an added pose, dropped
+
+
+def find_reference(path, rest_pos: np.ndarray, rest_rot: torch.Tensor, pos: np.ndarray, world: torch.Tensor,
+                   idx: dict[int, int]) -> Reference:
+    """The one reference-pose finder (mocap import; rig binding uses the same rules):
+
+    1. the rest pose, when it is a standing T- or A-pose, or at least a standing body;
+    2. else the first T/A-pose frame of the animation, else its most upright standing frame (joint-orient
+       files, whose zero pose is a tangle or lies along one axis, stand in their animation);
+    3. else an estimate from the animation: up from the head over the feet across frames, the bones from the
+       frame most upright along it;
+    4. else a clear error: no standing reference means the import would come out lying or upside down."""
+    if _rest_like(rest_pos, idx):
+        return Reference(rest_pos, rest_rot, "rest pose (T/A-pose)", tpose=True)
+    if _standing(rest_pos, idx):
+        return Reference(rest_pos, rest_rot, "rest pose (standing)", tpose=True)
+    frames = len(pos)
+    candidates = np.unique(np.linspace(0, frames - 1, min(frames, 2000)).round().astype(int))
+    for k in candidates:
+        if _rest_like(pos[k], idx):
+            # only a T-pose at the very start can be an added pose (exporters put one there); one met later
+            # is a moment of the performance
+            return Reference(pos[k], world[k], f"frame {k} (T/A-pose)", frame=int(k), tpose=k == 0)
+    straight = [(_leg_straightness(pos[k], idx), k) for k in candidates if _standing(pos[k], idx)]
+    if straight:
+        k = max(straight)[1]
+        return Reference(pos[k], world[k], f"frame {k} (most upright standing frame)", frame=int(k))
+    head, pelvis = pos[:, idx[JOINT_INDEX["head"]]], pos[:, idx[0]]
+    feet = (pos[:, idx[JOINT_INDEX["left_ankle"]]] + pos[:, idx[JOINT_INDEX["right_ankle"]]]) / 2
+    tall = head - feet
+    up = (tall / np.maximum(np.linalg.norm(tall, axis=-1, keepdims=True), 1e-12)).mean(0)
+    if np.linalg.norm(up) < 0.5:
+        raise MotionFileError(f"{path}: cannot find a reference pose: the rest pose is no standing body, no frame "
+                              "is a T-pose or a standing pose, and the head is over the feet in no steady direction")
+    up = _unit(up)
+    spine = head - pelvis
+    k = int(np.argmax((spine @ up) / np.maximum(np.linalg.norm(spine, axis=-1), 1e-12)))
+    return Reference(pos[k], world[k], f"estimated from the animation (up from head over feet, frame {k})",
+                     frame=k, up=up)
+
+
+def _leg_straightness(pos: np.ndarray, idx: dict[int, int]) -> float:
+    up = _limb(pos, idx, "pelvis", "head")
+    return -sum(float(_limb(pos, idx, f"{s}_hip", f"{s}_ankle") @ up) for s in ("left", "right"))
+
+
+def _check_upright(path, motion: Motion, reference: str) -> None:
+    """Refuse a result that lies or stands on its head throughout: a standing performer shows a head well
+    above the feet at some point, and above the pelvis much of the time (squats, bows and lying down too)."""
+    pos = motion.joint_positions()
+    head, pelvis = pos[:, JOINT_INDEX["head"], 2], pos[:, 0, 2]
+    ankles = pos[:, [JOINT_INDEX["left_ankle"], JOINT_INDEX["right_ankle"]], 2].min(axis=1)
+    if (head > pelvis).mean() < 0.2 and (head - ankles).max() < 1.0:
+        raise MotionFileError(f"{path}: imported with the {reference} as reference, the body lies or stands on its "
+                              "head throughout; the file's skeleton convention was not understood (check its rest "
+                              "pose, or give a file that starts with a T-pose)")
 
 
 def _correction(smpl_dir: np.ndarray, src_dir: np.ndarray) -> np.ndarray:
