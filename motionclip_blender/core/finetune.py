@@ -161,9 +161,9 @@ class _Batcher:
 
 def _losses(net, enc_in, target, mask, text, image, w: LossWeights) -> dict[str, torch.Tensor]:
     z, pred, _ = net(enc_in, mask)
-    losses = reconstruction_losses(pred, target, mask, w)
+    losses = reconstruction_losses(pred, target, mask, w, net.feature_std if net.config.normalize_features else None)
     if w.text:
-        losses["text"] = cosine_loss(z, text)
+        losses["text"] = cosine_loss(z, text, w.text_cos_target)
     losses["image"] = cosine_loss(z, image)
     return losses
 

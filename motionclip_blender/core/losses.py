@@ -67,13 +67,17 @@ def cosine_loss(z: torch.Tensor, target: torch.Tensor, cos_target: float = 1.0) 
 
 
 def reconstruction_losses(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor,
-                          weights: LossWeights) -> dict[str, torch.Tensor]:
+                          weights: LossWeights, feature_std: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+    """``feature_std`` (25, 6): the feature and velocity terms are measured in standardised units (each channel
+    counts alike); joint positions always in metres."""
     losses: dict[str, torch.Tensor] = {}
+    scale = feature_std if feature_std is not None else 1.0
     if weights.rc:
-        losses["rc"] = _masked_mse(pred, target, mask)
+        losses["rc"] = _masked_mse(pred / scale, target / scale, mask)
     vel_mask = mask[:, 1:] & mask[:, :-1]
     if weights.vel:
-        losses["vel"] = _masked_mse(pred[:, 1:] - pred[:, :-1], target[:, 1:] - target[:, :-1], vel_mask)
+        losses["vel"] = _masked_mse((pred[:, 1:] - pred[:, :-1]) / scale, (target[:, 1:] - target[:, :-1]) / scale,
+                                    vel_mask)
     if weights.rcxyz or weights.velxyz:
         pred_pos, target_pos = features_to_positions(pred), features_to_positions(target)
         if weights.rcxyz:

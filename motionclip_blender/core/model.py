@@ -49,6 +49,10 @@ class ModelConfig:
     # z becomes this many decoder memory tokens (a linear map each): with one token, cross-attention hands
     # every frame the same vector and all timing must come from the positional queries.
     latent_tokens: int = 1
+    # The encoder reads and the decoder writes features standardised per channel (mean/std of the training
+    # windows, stored in the checkpoint): raw, the root path in metres outweighs every joint's 6D rotation and
+    # the pose is learnt last (a 20-window memorisation test: ankle swing 0.57 m vs 0.24 m after 400 steps).
+    normalize_features: bool = False
 
     def __post_init__(self):
         for name in ("d_model", "latent_dim", "num_encoder_layers", "num_decoder_layers", "ff_size",
@@ -153,10 +157,23 @@ class MotionCLIPModel(nn.Module):
         self.config = cfg
         self.encoder = MotionEncoder(cfg)
         self.decoder = MotionDecoder(cfg)
+        if cfg.normalize_features:
+            self.register_buffer("feature_mean", torch.zeros(FEATURE_ROWS, FEATURE_WIDTH))
+            self.register_buffer("feature_std", torch.ones(FEATURE_ROWS, FEATURE_WIDTH))
+
+    def set_feature_stats(self, features: torch.Tensor, mask: torch.Tensor) -> None:
+        """Per-channel mean and std of real frames of (batch, frames, 25, 6) features; channels that never
+        change (the root row's padding) keep std 1, tiny ones are floored so no channel is blown up."""
+        real = features[mask]
+        std = real.std(0)
+        self.feature_mean.copy_(real.mean(0))
+        self.feature_std.copy_(torch.where(std < 1e-6, torch.ones_like(std), std.clamp(min=1e-2)))
 
     def encode(self, features: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         if mask is None:
             mask = torch.ones(features.shape[:2], dtype=torch.bool, device=features.device)
+        if self.config.normalize_features:
+            features = (features - self.feature_mean) / self.feature_std
         return self.encoder(features, mask)
 
     def decode(self, z: torch.Tensor, frames: int | None = None, mask: torch.Tensor | None = None) -> torch.Tensor:
@@ -164,7 +181,10 @@ class MotionCLIPModel(nn.Module):
             if frames is None or frames < 1:
                 raise InputError("decode needs a positive frame count or a mask")
             mask = torch.ones((z.shape[0], frames), dtype=torch.bool, device=z.device)
-        return self.decoder(z, mask)
+        out = self.decoder(z, mask)
+        if self.config.normalize_features:
+            out = (out * self.feature_std + self.feature_mean) * mask[:, :, None, None]
+        return out
 
     def forward(self, features: torch.Tensor, mask: torch.Tensor, text_latent: torch.Tensor | None = None):
         """-> (z, reconstruction, reconstruction decoded from ``text_latent`` or None). One forward for

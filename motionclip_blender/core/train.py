@@ -139,12 +139,14 @@ class TextTable:
 
 def step_losses(model, enc_in, target, mask, text_emb, weights: LossWeights) -> dict[str, torch.Tensor]:
     """``model`` is the network or its DistributedDataParallel wrapper (called through forward)."""
+    net = getattr(model, "module", model)
+    std = net.feature_std if net.config.normalize_features else None
     z, pred, from_text = model(enc_in, mask, text_emb if weights.text_rc else None)
-    losses = reconstruction_losses(pred, target, mask, weights)
+    losses = reconstruction_losses(pred, target, mask, weights, std)
     if weights.text:
         losses["text"] = cosine_loss(z, text_emb, weights.text_cos_target)
     if from_text is not None:
-        text_terms = reconstruction_losses(from_text, target, mask, weights)
+        text_terms = reconstruction_losses(from_text, target, mask, weights, std)
         losses["text_rc"] = sum(getattr(weights, k) * v for k, v in text_terms.items())
     return losses
 
@@ -217,6 +219,10 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
     meta = CheckpointMeta(model=cfg.model, encoder=encoder.name, encoder_dim=encoder.dim, fps=cfg.fps,
                           frames=cfg.frames, extra={"train_config": cfg.to_dict()})
     net = MotionCLIPModel(cfg.model).to(device)
+    if cfg.model.normalize_features:  # from unaugmented-target windows of the training data (a fixed seed)
+        stats_sampler = make_sampler(cfg, train_clips, seed=12345)
+        feats, stat_mask = zip(*(stats_sampler.sample(256)[1:3] for _ in range(8)))
+        net.set_feature_stats(torch.cat(feats), torch.cat(stat_mask))
     opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     step, best, since_best, elapsed_before = 0, float("inf"), 0, 0.0
     resume_from, state = _resumable(out) if rank == 0 or world == 1 else _resumable(out, clean=False)
