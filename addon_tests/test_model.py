@@ -84,3 +84,30 @@ def test_losses_respect_mask():
     assert all(float(v) < 1e-10 for v in losses.values())
     with pytest.raises(ValueError, match="zero"):
         total_loss({}, LossWeights())
+
+
+def test_standardised_features_round_trip_through_a_checkpoint(tmp_path):
+    """With normalize_features the network works in standardised units but reads and writes real features:
+    the stats ride in the checkpoint, and a decoder that outputs zeros (in its units) gives back the mean."""
+    from motionclip_blender.core.checkpoint import CheckpointMeta, load_checkpoint, save_checkpoint
+
+    cfg = ModelConfig(d_model=32, latent_dim=384, num_encoder_layers=1, num_decoder_layers=1, num_heads=4,
+                      ff_size=32, normalize_features=True)
+    net = MotionCLIPModel(cfg)
+    torch.manual_seed(0)
+    feats = torch.randn(4, 30, 25, 6) * torch.linspace(0.1, 3.0, 6) + 2.0
+    feats[:, :, 24, 3:] = 0  # the root row's padding never changes
+    mask = torch.ones(4, 30, dtype=torch.bool)
+    mask[0, 20:] = False
+    net.set_feature_stats(feats, mask)
+    assert torch.allclose(net.feature_mean[:24], feats[mask].mean(0)[:24], atol=1e-5)
+    assert torch.all(net.feature_std[24, 3:] == 1.0) and net.feature_std.min() >= 1e-2
+    torch.nn.init.zeros_(net.decoder.finallayer.weight)
+    torch.nn.init.zeros_(net.decoder.finallayer.bias)
+    out = net.decode(torch.randn(2, 384), 10)
+    assert torch.allclose(out, net.feature_mean.expand(2, 10, 25, 6))
+    save_checkpoint(net, CheckpointMeta(model=cfg, encoder="minilm:all-MiniLM-L6-v2", encoder_dim=384), tmp_path / "c")
+    loaded, _ = load_checkpoint(tmp_path / "c")
+    assert torch.equal(loaded.feature_std, net.feature_std) and torch.equal(loaded.feature_mean, net.feature_mean)
+    x = torch.randn(2, 30, 25, 6)
+    assert torch.allclose(loaded.encode(x), net.eval().encode(x), atol=1e-5)
