@@ -12,6 +12,8 @@ import tempfile
 from pathlib import Path
 
 os.environ.setdefault("BLENDER_USER_RESOURCES", tempfile.mkdtemp(prefix="motionclip_blender_user_"))
+# no background model warm-up in the test process (test_warm_up.py runs one in its own process)
+os.environ.setdefault("MOTIONCLIP_NO_WARMUP", "1")
 REPO = Path(__file__).resolve().parents[2]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))

@@ -143,8 +143,13 @@ def test_requirements_match_requirements_txt():
 
 def test_installer_refuses_without_online_access(addon):
     assert not bpy.app.online_access  # the bpy module runs offline by default
-    with pytest.raises(RuntimeError, match="Online access is disabled"):
+    with pytest.raises(RuntimeError, match="Online access is disabled") as info:
         bpy.ops.motionclip.install_dependencies()
+    import shlex
+
+    command = str(info.value).split("or run: ", 1)[1].strip()
+    # pasted into a shell it is the same argument list (no '>' redirection out of 'setuptools>=77.0.3,<81')
+    assert shlex.split(command) == deps.pip_command(deps.site_packages_dir(create=False))
 
 
 def test_runtime_settings_roundtrip(prefs, tiny_model_dir):
@@ -311,3 +316,32 @@ def test_generate_options_reach_the_model(fresh, tiny_model):
     assert action["root"] == "in_place" and not action["clean_feet"] and not action["loop"]
     pelvis = np.stack([evaluated_joint_positions(arm, f)[0] for f in range(1, 31, 3)])
     assert np.ptp(pelvis[:, :2], axis=0).max() < 1e-4  # in place: the root does not travel
+
+
+@pytest.mark.parametrize("had_action", [False, True])
+def test_a_failed_bake_leaves_no_trace(fresh, tiny_model, monkeypatch, had_action):
+    """A bake that fails half way (here: the 50th F-curve) leaves the file exactly as it was: no new action, no
+    fake user set on the previous one, no empty animation data on a rig that had none."""
+    bpy.ops.motionclip.add_smpl_rig()
+    arm = fresh.active_object
+    if had_action:
+        assert bpy.ops.motionclip.generate(prompt="a person walks", seconds=0.5) == {'FINISHED'}
+        arm.animation_data.action.use_fake_user = False
+    before = (counts(), arm.animation_data is not None,
+              arm.animation_data.action.name if had_action else None)
+    calls = {"n": 0}
+    real = bake.write_fcurve
+
+    def failing(*args):
+        calls["n"] += 1
+        if calls["n"] == 50:
+            raise RuntimeError("disk full")
+        return real(*args)
+
+    monkeypatch.setattr(bake, "write_fcurve", failing)
+    with pytest.raises(RuntimeError, match="disk full"):
+        bpy.ops.motionclip.generate(prompt="a person jumps", seconds=0.5)
+    assert (counts(), arm.animation_data is not None,
+            arm.animation_data.action.name if had_action else None) == before
+    if had_action:
+        assert not arm.animation_data.action.use_fake_user

@@ -1,8 +1,8 @@
 """The Blender layer of MotionCLIP: registration of every class in one place.
 
-Register only defines classes and RNA properties — it never touches ``bpy.context``/``bpy.data`` and
-never imports torch, so the add-on enables even before its dependencies are installed (the
-preferences then offer to install them). Submodules are imported inside ``register`` so that tools
+Register defines classes and RNA properties and starts the background warm-up (``runtime.start_warm_up``:
+torch and the model load in a thread); it never touches ``bpy.data`` and never imports torch itself, so the
+add-on enables even before its dependencies are installed (the preferences then offer to install them). Submodules are imported inside ``register`` so that tools
 like ``build_extension`` can live in this package and run without ``bpy``.
 """
 
@@ -34,6 +34,19 @@ def register():
     bpy.types.WindowManager.motionclip_progress = bpy.props.FloatProperty(options={'SKIP_SAVE'}, min=0, max=1)
     latent_panel.register_properties()
     bpy.types.VIEW3D_MT_armature_add.append(_menu_add_rig)
+    _start_warm_up()
+
+
+def _start_warm_up():
+    """Load torch and the model in the background right away (see ``runtime.start_warm_up``); the settings
+    come from the preferences when Blender has them ready, else the defaults (the bundled model)."""
+    from . import prefs, runtime
+
+    try:
+        settings = prefs.model_settings()
+    except Exception:  # noqa: BLE001 - a restricted context during start-up: the defaults will do
+        settings = {"path": None, "encoder": None, "threads": 0}
+    runtime.start_warm_up(settings)
 
 
 def unregister():

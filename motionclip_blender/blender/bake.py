@@ -190,6 +190,37 @@ def restoring_rotation_modes(arm_obj):
         raise
 
 
+@contextmanager
+def rollback_on_failure(arm_obj):
+    """If the block raises, the file is as it was before it (the one rollback of every bake and latent operation):
+    actions it created are removed, every action gets back its fake-user flag (``begin_action`` sets one), the
+    armature its action, slot and NLA tracks (or no animation data at all, if it had none), every bone its
+    rotation mode. Yields the recorded rotation modes."""
+    ad = arm_obj.animation_data
+    had_ad = ad is not None
+    action, slot = (ad.action, ad.action_slot) if had_ad else (None, None)
+    n_tracks = len(ad.nla_tracks) if had_ad else 0
+    fake_users = {a.name: a.use_fake_user for a in bpy.data.actions}
+    try:
+        with restoring_rotation_modes(arm_obj) as modes:
+            yield modes
+    except BaseException:
+        for act in [a for a in bpy.data.actions if a.name not in fake_users]:
+            bpy.data.actions.remove(act)
+        ad = arm_obj.animation_data
+        if ad is not None and not had_ad:
+            arm_obj.animation_data_clear()
+        elif ad is not None:
+            while len(ad.nla_tracks) > n_tracks:
+                ad.nla_tracks.remove(ad.nla_tracks[-1])
+            ad.action = action
+            if action is not None and slot is not None:
+                ad.action_slot = slot
+        for act in bpy.data.actions:
+            act.use_fake_user = fake_users[act.name]
+        raise
+
+
 def mode_note(arm_obj, before: dict[str, str]) -> str:
     """For an operator's INFO report: which bones a successful bake switched to QUATERNION ("" if none)."""
     changed = [n for n, m in before.items() if m != 'QUATERNION' and n in arm_obj.pose.bones
@@ -231,20 +262,11 @@ def apply_motion(context, arm_obj, motion: Motion, info: dict, set_frame_range: 
     named from ``info['prompt']`` and carries ``info`` as custom properties. Removes the half-made action
     and restores the bones' rotation modes if anything fails, so an error leaves the file as it was."""
     scene = context.scene
-    before = arm_obj.animation_data.action if arm_obj.animation_data else None
     name = action_name(info.get("prompt", "motion"))
-    existing = set(a.name for a in bpy.data.actions)
-    try:
-        with restoring_rotation_modes(arm_obj):
-            action = bake_motion(arm_obj, motion, name, start_frame=scene.frame_start, target_fps=scene_fps(scene),
-                                 props=info)
-    except Exception:
-        for act in [a for a in bpy.data.actions if a.name not in existing]:
-            bpy.data.actions.remove(act)
-        if arm_obj.animation_data:
-            arm_obj.animation_data.action = before
-        raise
-    finish_action(scene, action, info, set_frame_range)
+    with rollback_on_failure(arm_obj):
+        action = bake_motion(arm_obj, motion, name, start_frame=scene.frame_start, target_fps=scene_fps(scene),
+                             props=info)
+        finish_action(scene, action, info, set_frame_range)
     return action
 
 

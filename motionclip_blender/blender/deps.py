@@ -16,6 +16,7 @@ import importlib
 import importlib.util
 import os
 import queue
+import shlex
 import subprocess
 import sys
 import threading
@@ -82,6 +83,12 @@ def missing_message(missing: list[str]) -> str:
             "Edit > Preferences > Add-ons > MotionCLIP > Install Dependencies")
 
 
+def manual_command() -> str:
+    """The install command for a terminal, quoted for a POSIX shell (``setuptools>=77.0.3,<81`` unquoted would
+    redirect pip's output into a file named ``=77.0.3,``)."""
+    return shlex.join(pip_command(site_packages_dir(create=False)))
+
+
 def pip_command(target: str) -> list[str]:
     return [sys.executable, "-m", "pip", "install", "--disable-pip-version-check", "--no-input",
             "--upgrade", "--target", target, *REQUIREMENTS]
@@ -119,7 +126,7 @@ class MOTIONCLIP_OT_install_dependencies(bpy.types.Operator):
     def _start(self, context) -> bool:
         if not bpy.app.online_access:
             self.report({'ERROR'}, "Online access is disabled: enable Preferences > System > Network > "
-                                   "Allow Online Access, or run: " + " ".join(pip_command(site_packages_dir())))
+                                   "Allow Online Access, or run: " + manual_command())
             return False
         if _Install.proc is not None and _Install.proc.poll() is None:
             self.report({'WARNING'}, "An install is already running")

@@ -101,32 +101,11 @@ def write_clip(context, arm, motion, label: str, info: dict, start_frame: int | 
     return action, arm.animation_data.action_slot
 
 
-@contextmanager
 def rollback(arm):
-    """Undo this operator's changes to ``arm`` (action, NLA tracks, bone rotation modes) and ``bpy.data.actions``
-    if the block raises."""
-    from .bake import restoring_rotation_modes
+    """Undo this operator's changes (actions, NLA tracks, assignments, rotation modes) if the block raises."""
+    from .bake import rollback_on_failure
 
-    ad = arm.animation_data
-    before = (ad.action, ad.action_slot) if ad else (None, None)
-    n_tracks = len(ad.nla_tracks) if ad else 0
-    names = {a.name: a.use_fake_user for a in bpy.data.actions}
-    try:
-        with restoring_rotation_modes(arm):
-            yield
-    except Exception:
-        ad = arm.animation_data
-        if ad is not None:
-            while len(ad.nla_tracks) > n_tracks:
-                ad.nla_tracks.remove(ad.nla_tracks[-1])
-            ad.action = before[0]
-            if before[0] is not None and before[1] is not None:
-                ad.action_slot = before[1]
-        for action in [a for a in bpy.data.actions if a.name not in names]:
-            bpy.data.actions.remove(action)
-        for action in bpy.data.actions:
-            action.use_fake_user = names[action.name]
-        raise
+    return rollback_on_failure(arm)
 
 
 def quaternion_curves(action, slot) -> dict[str, list]:

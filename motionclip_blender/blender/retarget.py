@@ -220,7 +220,7 @@ def retarget_motion(context, arm, motion, name: str, *, preset: str = AUTO, cust
     """Bake a core Motion onto any mapped armature; returns (action, notes). Raises MapError / RetargetError
     before touching data; removes its action and restores the bones' rotation modes if the bake itself fails."""
     from ..core.retarget import Retargeter, RetargetError
-    from .bake import restoring_rotation_modes
+    from .bake import rollback_on_failure
 
     bone_map, label = resolve_map(arm, preset, custom)
     rig = rig_rest(arm)
@@ -236,19 +236,10 @@ def retarget_motion(context, arm, motion, name: str, *, preset: str = AUTO, cust
     if constrained:
         notes.append(f"{len(constrained)} mapped bones have constraints that may override the keys "
                      f"({', '.join(constrained[:3])}…)")
-    before = arm.animation_data.action if arm.animation_data else None
-    existing = set(bpy.data.actions)
     props = {**(props or {}), "retarget_map": json.dumps(bone_map)}
-    try:
-        with restoring_rotation_modes(arm):
-            action = bake_channels(arm, channels, name,
-                                   context.scene.frame_start if start_frame is None else start_frame, props)
-    except Exception:
-        for act in [a for a in bpy.data.actions if a not in existing]:
-            bpy.data.actions.remove(act)
-        if arm.animation_data:
-            arm.animation_data.action = before
-        raise
+    with rollback_on_failure(arm):
+        action = bake_channels(arm, channels, name, context.scene.frame_start if start_frame is None else start_frame,
+                               props)
     return action, notes
 
 
@@ -256,10 +247,14 @@ def apply_motion(context, arm, motion, info: dict, set_frame_range: bool = True)
     """Generate's bake on a non-SMPL armature (the same contract as ``bake.apply_motion``)."""
     from .bake import action_name, finish_action, scene_fps
 
+    from .bake import rollback_on_failure
+
     preset, custom, root_mode = scene_options(context)
-    action, _ = retarget_motion(context, arm, motion, action_name(info.get("prompt", "motion")), preset=preset,
-                                custom=custom, root_mode=root_mode, target_fps=scene_fps(context.scene), props=info)
-    finish_action(context.scene, action, info, set_frame_range)
+    with rollback_on_failure(arm):
+        action, _ = retarget_motion(context, arm, motion, action_name(info.get("prompt", "motion")), preset=preset,
+                                    custom=custom, root_mode=root_mode, target_fps=scene_fps(context.scene),
+                                    props=info)
+        finish_action(context.scene, action, info, set_frame_range)
     return action
 
 

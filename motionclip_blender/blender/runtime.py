@@ -8,6 +8,7 @@ install torch — even when torch is missing.
 
 from __future__ import annotations
 
+import os
 import threading
 
 from . import deps
@@ -46,6 +47,30 @@ def get_model(settings: dict):
             _cache.clear()  # one model at a time: they are large
             _cache[key] = model
         return model
+
+
+WARM_UP_ENV = "MOTIONCLIP_NO_WARMUP"
+_warm_up: threading.Thread | None = None
+
+
+def start_warm_up(settings: dict) -> threading.Thread | None:
+    """Import torch, load the model and its text encoder and run one tiny generation in a background thread,
+    so the first Generate clicked after Blender starts finds everything ready (cold, that costs ~4 s: torch
+    1 s, sentence-transformers 3 s). Never blocks the caller; does nothing when dependencies are missing, a
+    warm-up already ran, or ``$MOTIONCLIP_NO_WARMUP`` is set. Failures stay silent here: Generate reports them."""
+    global _warm_up
+    if _warm_up is not None or os.environ.get(WARM_UP_ENV) or deps.missing_modules():
+        return None
+
+    def work():
+        try:
+            get_model(settings).generate("a person walks", frames=30)
+        except Exception:  # noqa: BLE001 - the operator that needs the model reports the problem
+            pass
+
+    _warm_up = threading.Thread(target=work, name="motionclip-warm-up", daemon=True)
+    _warm_up.start()
+    return _warm_up
 
 
 def cached_model(settings: dict):
