@@ -121,3 +121,25 @@ def test_paper_feature_frame_round_trip(small_checkpoint):
     # in SMPL's frame the character's up axis is +Y
     feats = model._features(Motion.rest(1))
     assert feats[0, 24, 1] > 0.9 and abs(float(feats[0, 24, 2])) < 1e-6
+
+
+def test_prompts_with_control_characters_or_past_the_token_limit(model):
+    from motionclip_blender.core.api import PromptTruncatedWarning
+
+    with pytest.raises(ValueError, match="control characters"):
+        model.generate("walk\x00 then run")
+    long = "a person walks forward " * 80  # ~400 word pieces: MiniLM reads 256
+    with pytest.warns(PromptTruncatedWarning, match="reads only the first 256"):
+        model.text_latent([long])
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model.text_latent(["a person walks forward"])  # a normal prompt: no warning
+
+
+def test_recognize_wants_a_list_of_labels_and_encode_frames(model):
+    with pytest.raises(TypeError, match="single text 'walk'"):
+        model.recognize(random_motion(30, seed=1), "walk")
+    with pytest.raises(ValueError, match="no frames"):
+        model.encode(random_motion(30, seed=1)[0:0])

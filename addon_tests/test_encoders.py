@@ -329,3 +329,11 @@ def test_check_encoder_matches():
         check_encoder_matches("clip:custom-aaaaaaaaaaaa", _Stub("clip:ViT-B/32", 512))
     with pytest.raises(EncoderMismatchError, match="384-d"):
         check_encoder_matches("minilm", _Stub(MINILM_NAME, 512), checkpoint_dim=384)
+
+
+def test_token_overflow_is_measured_by_each_encoder(tiny_clip, minilm):
+    long = "a person walks forward and then " * 40
+    count, limit = tiny_clip.token_overflow(long)
+    assert limit == int(tiny_clip._model.context_length) and count > limit
+    assert tiny_clip.token_overflow("a person walks") is None
+    assert minilm.token_overflow(long)[1] == 256 and minilm.token_overflow("walk") is None

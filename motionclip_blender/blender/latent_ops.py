@@ -14,7 +14,6 @@ keyed from the scene's start frame at its fps, and get a fake user so none is lo
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 
 import bpy
 from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, StringProperty

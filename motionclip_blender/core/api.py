@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 import os
 import threading
+import warnings
 from typing import Sequence, Union
 
 import numpy as np
@@ -33,6 +34,10 @@ from .paths import model_dir
 from .skeleton import SMPL_TO_BLENDER
 
 MotionOrPrompt = Union[str, Motion]
+
+
+class PromptTruncatedWarning(UserWarning):
+    """A prompt longer than the text encoder reads: the rest of it has no effect."""
 
 
 class ModelLoadError(MotionCLIPError, RuntimeError):
@@ -88,10 +93,20 @@ class MotionCLIP:
 
     # --- latents --------------------------------------------------------------------------------
     def text_latent(self, prompts: Sequence[str]) -> torch.Tensor:
+        """Unit text embeddings. A prompt longer than the encoder reads is cut there, with a
+        :class:`PromptTruncatedWarning`; control characters (a NUL would end the prompt in Blender) are refused."""
         prompts = [p.strip() if isinstance(p, str) else p for p in prompts]
         for p in prompts:
             if not isinstance(p, str) or not p:
                 raise InputError("prompt must be a non-empty string")
+            bad = sorted({repr(c) for c in p if (ord(c) < 32 and c not in "\t\n\r") or c == "\x7f"})
+            if bad:
+                raise InputError(f"prompt {p[:40]!r} contains control characters ({', '.join(bad)}); remove them")
+            overflow = self.encoder.token_overflow(p)
+            if overflow:
+                warnings.warn(PromptTruncatedWarning(
+                    f"prompt {p[:40] + '…' if len(p) > 40 else p!r} is {overflow[0]} tokens long; the text encoder "
+                    f"reads only the first {overflow[1]}"), stacklevel=2)
         return F.normalize(self.encoder.encode_text(list(prompts)).float(), dim=-1)
 
     @torch.no_grad()

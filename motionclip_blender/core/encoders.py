@@ -88,6 +88,10 @@ class Encoder(abc.ABC):
     @abc.abstractmethod
     def encode_text(self, texts: list[str]) -> torch.Tensor: ...
 
+    def token_overflow(self, text: str) -> tuple[int, int] | None:
+        """(tokens, limit) when ``text`` is longer than the encoder reads (the rest is cut), else None."""
+        return None
+
     def encode_image(self, images: Any) -> torch.Tensor:
         raise EncoderError(
             f"encoder '{self.name}' has no image side; image alignment needs a CLIP encoder "
@@ -156,6 +160,11 @@ class MiniLMEncoder(Encoder):
         get_dim = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
         self.dim = int(get_dim())
         self.name = MINILM_NAME
+
+    def token_overflow(self, text: str) -> tuple[int, int] | None:
+        limit = int(self._model.max_seq_length)
+        count = len(self._model.tokenizer(text, add_special_tokens=True)["input_ids"])
+        return (count, limit) if count > limit else None
 
     def encode_text(self, texts: list[str]) -> torch.Tensor:
         texts = _as_text_list(texts)
@@ -308,6 +317,13 @@ class ClipEncoder(Encoder):
     @property
     def supports_images(self) -> bool:
         return True
+
+    def token_overflow(self, text: str) -> tuple[int, int] | None:
+        from clip.simple_tokenizer import SimpleTokenizer
+
+        limit = int(self._model.context_length)
+        count = len(SimpleTokenizer().encode(text)) + 2  # start and end tokens
+        return (count, limit) if count > limit else None
 
     def encode_text(self, texts: list[str]) -> torch.Tensor:
         texts = _as_text_list(texts)
