@@ -332,7 +332,7 @@ def test_check_encoder_matches():
 
 
 def test_token_overflow_is_measured_by_each_encoder(tiny_clip, minilm):
-    long = "a person walks forward and then " * 40
+    long = "a person walks forward and then " * 60  # ~360 tokens
     count, limit = tiny_clip.token_overflow(long)
     assert limit == int(tiny_clip._model.context_length) and count > limit
     assert tiny_clip.token_overflow("a person walks") is None
