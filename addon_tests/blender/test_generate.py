@@ -198,7 +198,7 @@ def test_seed_zero_is_the_prompts_own_motion(tiny_model, prefs):
 def test_length_beyond_the_models_limit_is_reported_before_anything_is_made(fresh, short_model, prefs):
     """The short model decodes at most 60 frames = 2 s at 30 fps (the bundled one: 1200 = 40 s)."""
     bpy.ops.motionclip.add_smpl_rig()
-    expect_report(r"Invalid input: Length 2\.5 s is longer than model 'short' can make: at most 2 s "
+    expect_report(r"Generate Motion: Length 2\.5 s is longer than model 'short' can make: at most 2 s "
                   r"\(60 frames at 30 fps\)", seconds=2.5)
     fresh.scene.render.fps = 60  # the scene's rate does not matter: the model decodes at its own 30 fps
     assert bpy.ops.motionclip.generate(prompt="a person jumps", seconds=2.0) == {'FINISHED'}

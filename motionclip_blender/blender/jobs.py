@@ -21,9 +21,11 @@ from __future__ import annotations
 
 import threading
 import time
+import traceback
 
 import bpy
 
+from ..core.errors import MotionCLIPError
 from . import runtime
 
 
@@ -104,14 +106,18 @@ class ModelJobOperator:
 
     # --- shared -------------------------------------------------------------------------------
     def _report_failure(self, exc: BaseException) -> None:
+        """One line for the user's problems (``errors.MotionCLIPError``: bad input, files, settings, missing
+        dependencies); anything else is a bug: its traceback goes to the system console and the report says so."""
         if isinstance(exc, runtime.DependencyError):
             self.report({'ERROR'}, str(exc))
         elif isinstance(exc, runtime.model_load_error()):
             self.report({'ERROR'}, f"MotionCLIP model could not be loaded: {exc}")
-        elif isinstance(exc, ValueError):
-            self.report({'ERROR'}, f"Invalid input: {exc}")
+        elif isinstance(exc, MotionCLIPError):
+            self.report({'ERROR'}, f"{self.bl_label}: {exc}")
         else:
-            self.report({'ERROR'}, f"{self.bl_label} failed: {type(exc).__name__}: {exc}")
+            traceback.print_exception(exc)
+            self.report({'ERROR'}, f"{self.bl_label} failed with an internal error ({type(exc).__name__}: {exc}); "
+                                   "the traceback is in the system console: please report it")
 
     def _apply_reporting(self, context, plan, result):
         try:

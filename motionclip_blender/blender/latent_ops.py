@@ -18,6 +18,7 @@ from __future__ import annotations
 import bpy
 from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, StringProperty
 
+from ..core.errors import InputError
 from . import deps, jobs, prefs, readback, retarget, rig
 
 _SECONDS = dict(name="Length", description="Length of generated clips in seconds (checked against the model's "
@@ -174,7 +175,7 @@ class _LatentOperator(jobs.ModelJobOperator):
         """The target again on the main thread; the user may have deleted or renamed it meanwhile."""
         arm = bpy.data.objects.get(plan["target"])
         if arm is None or arm.type != 'ARMATURE' or arm.mode == 'EDIT':
-            raise ValueError(f"target armature '{plan['target']}' was removed or changed while the model ran")
+            raise InputError(f"target armature '{plan['target']}' was removed or changed while the model ran")
         return arm
 
     def _inputs(self, context, arm) -> dict:

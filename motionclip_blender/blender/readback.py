@@ -20,17 +20,23 @@ import bpy
 import numpy as np
 from mathutils import Euler, Quaternion
 
+from ..core.errors import MotionCLIPError
 from ..core.skeleton import JOINT_NAMES
 from . import retarget, rig
 
 _BONE_PATH = re.compile(r'^pose\.bones\["((?:[^"\\]|\\.)*)"\]\.(\w+)$')
 
 
-class UnmappedRigError(ValueError):
+# Reading evaluates every F-curve at every frame in Python (about 0.2 ms per frame for an SMPL rig): 20,000
+# frames keep a read under about 4 s; a stray key at frame 100000 would otherwise freeze Blender for 20 s.
+MAX_READ_FRAMES = 20_000
+
+
+class UnmappedRigError(MotionCLIPError, ValueError):
     """The armature is neither an SMPL rig nor a rig the retarget module can map; the message says why."""
 
 
-class ReadbackError(ValueError):
+class ReadbackError(MotionCLIPError, ValueError):
     """The action cannot be read as a motion (no keys, no channels for this rig, …)."""
 
 
@@ -107,6 +113,10 @@ def motion_from_action(arm, action=None, *, fps: float | None = None, frames: tu
     frames = frames or frame_range(action)
     if frames[1] < frames[0]:
         raise ReadbackError(f"Action '{action.name}' has an empty frame range")
+    if frames[1] - frames[0] + 1 > MAX_READ_FRAMES:
+        raise ReadbackError(f"Action '{action.name}' spans {frames[1] - frames[0] + 1} frames ({frames[0]}-{frames[1]}), "
+                            f"more than the {MAX_READ_FRAMES} MotionCLIP reads; set a shorter manual frame range on "
+                            f"the action (Action > Manual Frame Range) or remove stray keys far from the motion")
     reason = check_action_fits(arm, action)
     if reason:
         raise ReadbackError(reason)
@@ -189,10 +199,15 @@ def smpl_motion_from_action(arm, action, fps: float, frames: tuple[int, int]):
             order = pb.rotation_mode if len(pb.rotation_mode) == 3 else 'XYZ'
             eul = channel(base + "rotation_euler", 3, tuple(pb.rotation_euler))
             local[:, j] = [tuple(Euler(v, order).to_quaternion()) for v in eul]
+    loc = channel(f'pose.bones["{JOINT_NAMES[0]}"].location', 3, tuple(arm.pose.bones[JOINT_NAMES[0]].location))
+    bad = ~np.isfinite(local).all(axis=-1)
+    bad[:, 0] |= ~np.isfinite(loc).all(axis=-1)
+    if bad.any():
+        f, j = np.argwhere(bad)[0]
+        raise ReadbackError(f"Action '{action.name}' has a NaN or infinite key: bone '{JOINT_NAMES[j]}' at frame "
+                            f"{int(times[f])}")
     norms = np.linalg.norm(local, axis=-1, keepdims=True)
     local = np.where(norms > 1e-8, local / np.maximum(norms, 1e-12), [1.0, 0.0, 0.0, 0.0])
-    loc = channel(f'pose.bones["{JOINT_NAMES[0]}"].location', 3, tuple(arm.pose.bones[JOINT_NAMES[0]].location))
-
     rest_rot, rest_head = rest_rotations(arm)
     # Inverse of bake.motion_to_pose_channels: B = R⁻¹ q R  =>  q = R B R⁻¹; loc = R⁻¹ (t − head) => t = R loc + head.
     q = rest_rot[None] @ _quat_to_mat(local) @ np.swapaxes(rest_rot, -1, -2)[None]

@@ -36,6 +36,7 @@ from pathlib import Path
 import bpy
 import numpy as np
 
+from ..core.errors import MotionCLIPError
 from ..core.dataset import facing_angle
 from ..core.motion import Motion
 from ..core.skeleton import JOINT_NAMES, PARENTS
@@ -65,7 +66,7 @@ _OWNER = "motionclip_render_job"  # ID property: the token of the job that made 
 AZIMUTH_DEG, ELEVATION_DEG = 25.0, 12.0  # front-left, slightly above: both arms and legs readable
 
 
-class RenderError(RuntimeError):
+class RenderError(MotionCLIPError, RuntimeError):
     """A dataset cannot be rendered; the message says why."""
 
 

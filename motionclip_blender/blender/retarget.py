@@ -19,6 +19,7 @@ import bpy
 import numpy as np
 from bpy.props import BoolProperty, EnumProperty, StringProperty
 
+from ..core.errors import MotionCLIPError
 from ..core import rig_maps
 from . import deps
 
@@ -30,7 +31,7 @@ ROOT_MODE_ITEMS = (
 AUTO, CUSTOM = "AUTO", "CUSTOM"
 
 
-class MapError(ValueError):
+class MapError(MotionCLIPError, ValueError):
     """A rig or bone map that cannot be used; the message names the missing joints and bones."""
 
     def __init__(self, message: str, missing: list[str] | None = None):

@@ -11,17 +11,18 @@ from __future__ import annotations
 import os
 import threading
 
+from ..core.errors import MotionCLIPError
 from . import deps
 
 _lock = threading.Lock()
 _cache: dict[tuple, object] = {}
 
 
-class DependencyError(RuntimeError):
+class DependencyError(MotionCLIPError, RuntimeError):
     """torch or another runtime requirement cannot be imported."""
 
 
-class LengthError(ValueError):
+class LengthError(MotionCLIPError, ValueError):
     """A clip is longer than the model can decode; the message names the limit in seconds."""
 
 
