@@ -78,6 +78,28 @@ def missing_modules() -> list[str]:
     return missing
 
 
+_import_problem: list[str] = []  # filled once: importing torch is slow, and a broken install stays broken
+
+
+def dependency_problem() -> str | None:
+    """None when generation can start, else one line saying what is wrong and what to do: packages missing, or
+    present but failing to import (a broken or mismatched torch: a missing shared library, a wrong build)."""
+    missing = missing_modules()
+    if missing:
+        return missing_message(missing)
+    if not _import_problem:
+        try:
+            import torch  # noqa: F401
+            import safetensors.torch  # noqa: F401
+            _import_problem.append("")
+        except Exception as exc:  # ImportError, OSError from a shared library, RuntimeError from torch itself
+            first = (str(exc).strip().splitlines() or [""])[0][:160]
+            _import_problem.append(f"torch is installed but cannot be imported ({type(exc).__name__}: {first}). "
+                                   "Reinstall it: Edit > Preferences > Add-ons > MotionCLIP > Install Dependencies, "
+                                   "then restart Blender")
+    return _import_problem[0] or None
+
+
 def missing_message(missing: list[str]) -> str:
     return (f"Missing Python dependencies: {', '.join(missing)}. Install them from "
             "Edit > Preferences > Add-ons > MotionCLIP > Install Dependencies")

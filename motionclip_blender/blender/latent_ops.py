@@ -148,9 +148,9 @@ class _LatentOperator(jobs.ModelJobOperator):
     def _prepare(self, context):
         try:
             arm = target_armature(context)
-            missing = deps.missing_modules()
-            if missing:
-                raise _BadInput(deps.missing_message(missing))
+            problem = deps.dependency_problem()
+            if problem:
+                raise _BadInput(problem)
             plan = self._inputs(context, arm)
         except _BadInput as exc:
             self.report({'ERROR'}, str(exc))

@@ -106,9 +106,9 @@ class MOTIONCLIP_OT_generate(jobs.ModelJobOperator, bpy.types.Operator):
         if arm is None:
             self.report({'ERROR'}, reason)
             return None
-        missing = deps.missing_modules()
-        if missing:
-            self.report({'ERROR'}, deps.missing_message(missing))
+        problem = deps.dependency_problem()
+        if problem:
+            self.report({'ERROR'}, problem)
             return None
         settings = prefs.model_settings(context)
         return arm.name, (settings, self.prompt.strip(), float(self.seconds), int(self.seed), bool(self.clean_feet),

@@ -55,9 +55,9 @@ class MOTIONCLIP_OT_render_dataset(bpy.types.Operator):
     _timer = None
 
     def _make_job(self, context):
-        missing = deps.missing_modules()
-        if missing:
-            raise runtime.DependencyError(deps.missing_message(missing))
+        problem = deps.dependency_problem()
+        if problem:
+            raise runtime.DependencyError(problem)
         from . import bake, render
 
         p = prefs.get_prefs(context)

@@ -302,9 +302,9 @@ class MOTIONCLIP_OT_retarget(bpy.types.Operator):
         return self.preset, custom if self.preset == CUSTOM else None
 
     def execute(self, context):
-        missing = deps.missing_modules()
-        if missing:
-            self.report({'ERROR'}, deps.missing_message(missing))
+        problem = deps.dependency_problem()
+        if problem:
+            self.report({'ERROR'}, problem)
             return {'CANCELLED'}
         from .bake import mode_note, rotation_modes
 

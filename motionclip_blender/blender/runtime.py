@@ -29,15 +29,12 @@ class LengthError(MotionCLIPError, ValueError):
 def get_model(settings: dict):
     """The MotionCLIP model for ``settings`` (from ``prefs.model_settings``); raises ``ModelLoadError``
     for missing/broken model files and ``DependencyError`` for missing packages."""
-    missing = deps.missing_modules()
-    if missing:
-        raise DependencyError(deps.missing_message(missing))
-    try:
-        import torch
+    problem = deps.dependency_problem()
+    if problem:
+        raise DependencyError(problem)
+    import torch
 
-        from ..core.api import load_model
-    except ImportError as exc:
-        raise DependencyError(f"{deps.missing_message([exc.name or str(exc)])} ({exc})") from exc
+    from ..core.api import load_model
     key = (settings.get("path"), settings.get("encoder"))
     with _lock:
         if settings.get("threads"):
@@ -60,7 +57,7 @@ def start_warm_up(settings: dict) -> threading.Thread | None:
     1 s, sentence-transformers 3 s). Never blocks the caller; does nothing when dependencies are missing, a
     warm-up already ran, or ``$MOTIONCLIP_NO_WARMUP`` is set. Failures stay silent here: Generate reports them."""
     global _warm_up
-    if _warm_up is not None or os.environ.get(WARM_UP_ENV) or deps.missing_modules():
+    if _warm_up is not None or os.environ.get(WARM_UP_ENV) or deps.missing_modules():  # (no import here)
         return None
 
     def work():
