@@ -163,11 +163,13 @@ class MotionCLIPModel(nn.Module):
 
     def set_feature_stats(self, features: torch.Tensor, mask: torch.Tensor) -> None:
         """Per-channel mean and std of real frames of (batch, frames, 25, 6) features; channels that never
-        change (the root row's padding) keep std 1, tiny ones are floored so no channel is blown up."""
+        change (the root row's padding) keep std 1. Stds are floored at 0.1 (a 6D component's change for a
+        turn of about 6 degrees): a hinge joint's near-constant components (std 0.01) would otherwise turn a
+        little twist in another capture convention, or the encoder's twist augmentation, into a 100x outlier."""
         real = features[mask]
         std = real.std(0)
         self.feature_mean.copy_(real.mean(0))
-        self.feature_std.copy_(torch.where(std < 1e-6, torch.ones_like(std), std.clamp(min=1e-2)))
+        self.feature_std.copy_(torch.where(std < 1e-6, torch.ones_like(std), std.clamp(min=0.1)))
 
     def encode(self, features: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         if mask is None:
