@@ -259,3 +259,21 @@ def test_failed_retarget_bake_restores_rotation_modes(fresh, walk, monkeypatch):
     src = source_rig(walk)
     bpy.ops.motionclip.retarget(source=src.name, target=tgt.name)
     assert tgt.pose.bones["mixamorig:LeftForeArm"].rotation_mode == 'QUATERNION'
+
+
+def test_source_actions_without_bone_keys_or_with_nan_keys_are_refused(fresh, walk):
+    src = source_rig(walk)
+    tgt = build_armature(rb.mixamo(), "Target")
+    empty = bpy.data.actions.new("only_visibility")
+    _, new_fcurve = bake.new_fcurve_container(empty, src)
+    new_fcurve("hide_viewport", 0, "Object").keyframe_points.insert(1, 0.0)
+    src.animation_data.action = empty
+    before = counts(), tgt.animation_data
+    with pytest.raises(RuntimeError, match="keys none of its bones"):
+        bpy.ops.motionclip.retarget(source=src.name, target=tgt.name)
+    src.animation_data.action = bpy.data.actions["walk"]
+    fc = next(f for f in bake.action_fcurves(bpy.data.actions["walk"]) if "left_elbow" in f.data_path)
+    fc.keyframe_points[5].co.y = float("nan")
+    with pytest.raises(RuntimeError, match="Retarget failed: .*(NaN|nan)"):
+        bpy.ops.motionclip.retarget(source=src.name, target=tgt.name)
+    assert (counts(), tgt.animation_data) == before

@@ -164,9 +164,14 @@ def sample_pose(context, arm, rig, frames) -> np.ndarray:
 
 
 def action_frames(arm) -> tuple[int, int]:
+    from . import readback
+
     ad = arm.animation_data
     if ad is None or ad.action is None:
         raise MapError(f"'{arm.name}' has no action to read: bake or assign one first")
+    if not readback.animated_bones(ad.action, readback.slot_for(arm, ad.action)) & set(arm.data.bones.keys()):
+        raise MapError(f"action '{ad.action.name}' on '{arm.name}' keys none of its bones: there is no motion to "
+                       "retarget (it would bake the rest pose)")
     first, last = ad.action.frame_range
     return int(round(first)), int(round(last))
 
@@ -325,7 +330,7 @@ class MOTIONCLIP_OT_retarget(bpy.types.Operator):
                 context, target, motion, f"{src_action.name}_{target.name}", preset=preset, custom=custom,
                 root_mode=self.root_motion, start_frame=first,
                 props={"retarget_source": source.name, "retarget_source_action": src_action.name})
-        except MapError as exc:
+        except MotionCLIPError as exc:  # MapError, RetargetError, a NaN in the source (InputError), ...
             self.report({'ERROR'}, f"Retarget failed: {exc}")
             return {'CANCELLED'}
         if self.set_frame_range:
