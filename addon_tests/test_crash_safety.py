@@ -90,15 +90,21 @@ def test_training_resumes_after_real_kills(tmp_path):
 
     cfg = json.loads((Path(__file__).resolve().parents[1] / "configs" / "bundled.json").read_text())
     cfg.update(data_root=str(data), corpora=["cmu"], out_dir=str(tmp_path / "run"), cache_dir=str(tmp_path / "cache"),
-               batch_size=2, steps=40, eval_every=5, checkpoint_every=1, max_minutes=0, threads=1)
+               batch_size=2, steps=200, eval_every=5, checkpoint_every=1, max_minutes=0, threads=1)
     cfg["model"].update(d_model=32, ff_size=32, num_encoder_layers=1, num_decoder_layers=1)
     (tmp_path / "c.json").write_text(json.dumps(cfg))
     cmd = [sys.executable, "-m", "motionclip_blender.core.cli", "train", "--config", str(tmp_path / "c.json")]
     env = dict(os.environ, OMP_NUM_THREADS="1")
     steps_seen = []
-    for delay in (6.0, 6.5, 7.0):
+    state = tmp_path / "run" / "last" / "train_state.pt"
+    for extra in (0.05, 0.3, 0.6):  # saves happen every step: these land at different points of a save
+        started = time.time()
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
-        time.sleep(delay)
+        while time.time() < started + 120 and proc.poll() is None:  # until this run has saved at least once
+            if state.is_file() and state.stat().st_mtime > started:
+                break
+            time.sleep(0.05)
+        time.sleep(extra)
         proc.send_signal(signal.SIGKILL)
         out = proc.communicate()[0].decode(errors="replace")
         assert "Traceback" not in out, out[-2000:]
@@ -110,7 +116,7 @@ def test_training_resumes_after_real_kills(tmp_path):
     done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     assert f"resuming from last at step {steps_seen[-1]}" in done.stdout or "resuming from last" in done.stdout
-    assert int(torch.load(tmp_path / "run" / "last" / "train_state.pt", weights_only=True)["step"]) == 40
+    assert int(torch.load(tmp_path / "run" / "last" / "train_state.pt", weights_only=True)["step"]) == 200
     assert not list((tmp_path / "run").glob(".*.tmp"))
 
 
