@@ -228,3 +228,36 @@ def test_unmapped_smpl_joints_between_mapped_ones(motion):
     assert err.max() < 0.05
     back = rt.from_rig(pose)  # the collars and spine2 come back following their parents
     assert np.abs(back.rotations[:, JOINT_INDEX["left_collar"], 0] - 1).max() < 1e-5
+
+
+def test_rig_detection_picks_the_right_preset_for_every_file_of_the_shared_data():
+    """One bone-name table serves the importer and the rig binder: the rig presets detect every skeleton
+    convention of shared/data by its joint names (as Blender's BVH importer names the bones)."""
+    import json
+    from pathlib import Path
+
+    from motionclip_blender.core import rig_maps
+    from motionclip_blender.core.asf_amc import parse_asf
+    from motionclip_blender.core.bvh import parse_bvh
+
+    data = Path(__file__).resolve().parents[2] / "shared" / "data"
+    if not (data / "cmu" / "index.json").is_file():
+        pytest.skip("no shared data")
+    expected = {"cgspeed-motionbuilder": "motionbuilder", "cgspeed-3dsmax": "3dsmax", "hahne-daz": "daz",
+                "iclone-cc-base": "iclone-cc", "cmu-asf": "cmu-asf"}
+    index = json.loads((data / "cmu" / "index.json").read_text())
+    wrong, seen = [], set()
+    for entry in index["trials"] + index["variants"]:
+        family = entry["skeleton"].split(" ")[0] if "skeleton" in entry else entry["file"].split("/")[1]
+        path = data / "cmu" / entry["file"]
+        names = parse_bvh(path).names if path.suffix == ".bvh" else parse_asf(data / "cmu" / entry["asf"]).names
+        detection = rig_maps.detect(names)
+        seen.add(family)
+        # Hahne's 16_01/16_02 kept CMU's Acclaim bone names (hip, lfemur, ...): those are CMU ASF names
+        allowed = {expected.get(family, family)} | ({"cmu-asf"} if family == "hahne-daz" else set())
+        if detection.preset not in allowed or detection.missing_required:
+            wrong.append(f"{entry['file']}: {family} -> {detection.preset} {detection.missing_required}")
+    for clip in json.loads((data / "hdm05" / "index.json").read_text())["clips"][:1]:
+        assert rig_maps.detect(parse_asf(data / "hdm05" / clip["asf"]).names).preset == "cmu-asf"
+    assert not wrong, wrong
+    assert seen >= {"cgspeed-motionbuilder", "hahne-daz", "iclone-cc-base", "cmu-asf"}

@@ -177,6 +177,14 @@ class Retargeter:
             raise RetargetError("the rig's pelvis is not above its ankles at rest (upside down or a wrong map)")
         self.scale = hip_height / _SMPL_HIP_HEIGHT
         self.anchor = pelvis - self.scale * self.K @ np.array([0.0, 0.0, rest_pelvis_height()])
+        # The floor: the rest feet, where rigs keep their origin. Blender's BVH importer puts the origin at
+        # the hips instead (its mocap keys lift the hips off it): rest feet far below the origin mean the
+        # origin's plane is the floor, or generated motion would stand a leg's length under it.
+        feet = [self.heads[self.joint_bone[JOINT_INDEX[n]]] @ _unit(up) for n in
+                ("left_ankle", "right_ankle", "left_foot", "right_foot") if JOINT_INDEX[n] in self.joint_bone]
+        feet_level = float(min(feet))
+        if feet_level < -0.25 * hip_height:  # its rest feet, moved up to the origin's plane, stand on the floor
+            self.anchor = self.anchor - feet_level * _unit(up)
         self._directions()
         self.warnings = self._sanity(heads, up)
 
@@ -186,9 +194,13 @@ class Retargeter:
         (None: the bone's own axis / leaf tip)."""
         self.towards: dict[int, int | None] = {}
         self.corr: dict[int, np.ndarray] = {}
+        reach = float(np.ptp(self.heads, axis=0).max()) or 1.0  # the rig's size
         for j, b in self.joint_bone.items():
             c = PRIMARY_CHILD.get(j)
-            while c is not None and c not in self.joint_bone:
+            # unmapped children, and mapped ones whose bone starts where this one does (CMU's Neck sits on
+            # Spine1), give no direction: look further down the chain, as the mocap importer does
+            while c is not None and (c not in self.joint_bone or np.linalg.norm(
+                    self.heads[self.joint_bone[c]] - self.heads[b]) < 1e-3 * reach):
                 c = PRIMARY_CHILD.get(c)
             self.towards[j] = c
             if c is not None:
