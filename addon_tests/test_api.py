@@ -143,3 +143,13 @@ def test_recognize_wants_a_list_of_labels_and_encode_frames(model):
         model.recognize(random_motion(30, seed=1), "walk")
     with pytest.raises(ValueError, match="no frames"):
         model.encode(random_motion(30, seed=1)[0:0])
+
+
+def test_variations_come_best_match_first(model):
+    takes = model.variations("a person jumps", count=4, first_seed=3, frames=30)
+    assert [s for s, _, _ in sorted(takes)] == [3, 4, 5, 6]
+    scores = [score for _, _, score in takes]
+    assert scores == sorted(scores, reverse=True)
+    seed, motion, score = takes[0]
+    assert np.allclose(motion.rotations, model.generate("a person jumps", frames=30, seed=seed).rotations)
+    assert abs(score - float(model.encode(motion) @ model.text_latent(["a person jumps"])[0])) < 1e-6

@@ -173,6 +173,14 @@ def test_variations_are_seeded_generations(smpl, tiny_model):
     assert [a["seed"] for a in made] == [4, 5, 6] and len({a.name for a in made}) == 3
     expected = tiny_model.generate("a person jumps", frames=30, seed=5).joint_positions()
     assert np.abs(readback.motion_from_action(smpl, made[1]).joint_positions() - expected).max() < 1e-4
+    # ranked by how well each matches the prompt: the score on each action, the best one assigned
+    scores = {a["seed"]: a["match"] for a in made}
+    for a in made:
+        motion = tiny_model.generate("a person jumps", frames=30, seed=a["seed"])
+        assert abs(tiny_model.match(motion, "a person jumps") - a["match"]) < 1e-4
+    by_rank = sorted(made, key=lambda a: a["rank"])
+    assert [a["match"] for a in by_rank] == sorted(scores.values(), reverse=True)
+    assert smpl.animation_data.action == by_rank[0]
 
 
 @pytest.mark.parametrize("op, kwargs, match", [

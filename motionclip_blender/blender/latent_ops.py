@@ -428,7 +428,8 @@ class MOTIONCLIP_OT_recognize(_LatentOperator, bpy.types.Operator):
 
 
 class MOTIONCLIP_OT_variations(_LatentOperator, bpy.types.Operator):
-    """N variations of a prompt (or an action) from seeded perturbations of its latent, each its own action"""
+    """N variations of a prompt (or an action), each its own action, ranked by how well they match it (best first,
+    the score stored on each action)"""
 
     bl_idname = "motionclip.variations"
     bl_label = "Variations"
@@ -460,10 +461,12 @@ class MOTIONCLIP_OT_variations(_LatentOperator, bpy.types.Operator):
         arm, label = self._armature(plan), plan["label"]
         with rollback(arm):
             made = [write_clip(context, arm, m, f"{label} v{s}",
-                               {**info, "operation": "variations", "prompt": label, "seed": s})[0] for s, m in clips]
-            arm.animation_data.action = made[0]
+                               {**info, "operation": "variations", "prompt": label, "seed": s, "match": score,
+                                "rank": rank + 1})[0] for rank, (s, m, score) in enumerate(clips)]
+            arm.animation_data.action = made[0]  # the best match
             arm.animation_data.action_slot = readback.slot_for(arm, made[0])
-        self.report({'INFO'}, f"Wrote {len(made)} variations of '{label}': {', '.join(a.name for a in made)}")
+        ranked = ", ".join(f"{a.name} ({a['match']:.2f})" for a in made)
+        self.report({'INFO'}, f"Wrote {len(made)} variations of '{label}', best match first: {ranked}")
         return {'FINISHED'}
 
 

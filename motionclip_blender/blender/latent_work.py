@@ -141,8 +141,9 @@ def recognize(settings, motion, labels, *, top_k: int = 5, job):
 
 
 def variations(settings, source, *, count: int, seed: int, variation: float, seconds: float, job):
-    """``count`` variations: [(seed, Motion)]. Seeds are seed, seed+1, …: a prompt's variation k is Generate
-    with seed k; an action's is a seeded perturbation of its latent of relative size ``variation``."""
+    """``count`` variations, best match first: [(seed, Motion, score)]. Seeds are seed, seed+1, …: a prompt's
+    variation k is Generate with seed k, scored by cosine to the prompt; an action's is a seeded perturbation of
+    its latent of relative size ``variation``, scored by cosine to the action."""
     from ..core.api import perturb
 
     model = _model(settings)
@@ -154,5 +155,6 @@ def variations(settings, source, *, count: int, seed: int, variation: float, sec
         s = int(seed) + i
         motion = (model.generate(source, frames=frames, seed=s, variation=float(variation)) if z is None
                   else model.decode_clip(perturb(z, s, float(variation)), frames))
-        out.append((s, motion))
+        out.append((s, motion, model.match(motion, source)))
+    out.sort(key=lambda t: -t[2])
     return out, {"model": str(model.name), "variation": float(variation)}

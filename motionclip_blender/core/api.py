@@ -252,6 +252,20 @@ class MotionCLIP:
             frames = len(base.resample(self.fps)) if base.fps != self.fps else len(base)
         return self.finish(self._decode_any(z, frames), clean_feet)
 
+    def match(self, motion: Motion, target: MotionOrPrompt) -> float:
+        """How well ``motion`` matches a prompt (or another motion): cosine of their latents."""
+        return float(self.encode(motion) @ self.latent(target))
+
+    def variations(self, prompt: str, count: int, first_seed: int = 1, frames: int | None = None,
+                   **options) -> list[tuple[int, Motion, float]]:
+        """``count`` seeded takes of ``prompt`` (seed k equals ``generate(prompt, seed=k)``), best match first:
+        [(seed, motion, cosine to the prompt)]."""
+        if count < 1:
+            raise InputError(f"count must be at least 1, got {count}")
+        takes = [(s, self.generate(prompt, frames=frames, seed=s, **options)) for s in range(first_seed, first_seed + count)]
+        scored = [(s, m, self.match(m, prompt)) for s, m in takes]
+        return sorted(scored, key=lambda t: -t[2])
+
     def recognize(self, motion: Motion, labels: Sequence[str], top_k: int = 5) -> list[tuple[str, float]]:
         """Zero-shot recognition: labels ranked by cosine between E(motion) and their text embeddings."""
         if isinstance(labels, str):
