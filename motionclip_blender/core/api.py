@@ -68,6 +68,19 @@ class MotionCLIP:
         return self.meta.frames
 
     @property
+    def fingerprint(self) -> str:
+        """A digest of the weights and text space: latents cached under it never outlive the model."""
+        if getattr(self, "_fingerprint", None) is None:
+            import hashlib
+
+            h = hashlib.sha256(self.meta.encoder.encode("utf-8"))
+            for name, tensor in sorted(self.network.state_dict().items()):
+                h.update(name.encode("utf-8"))
+                h.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+            self._fingerprint = h.hexdigest()[:16]
+        return self._fingerprint
+
+    @property
     def encoder_name(self) -> str:
         return self.meta.encoder
 

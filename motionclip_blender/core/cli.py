@@ -148,6 +148,23 @@ def cmd_train(args):
     print(f"best checkpoint: {train(cfg)}")
 
 
+def cmd_search(args):
+    import os
+
+    from .search import LatentCache, rank, read_folder
+
+    model = _model(args)
+    motions, skipped = read_folder(args.folder, model.fps)
+    for line in skipped:
+        print(f"skipped {line}", file=sys.stderr)
+    cache_dir = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "motionclip"
+    cache = LatentCache(args.cache or cache_dir / "search-latents.npz")
+    results = rank(model, args.query, motions, args.top_k, cache)
+    cache.save()
+    for name, score in results:
+        print(f"{score:7.4f}  {name}")
+
+
 def cmd_bank(args):
     from .api import load_model
     from .bank import build_bank
@@ -268,6 +285,14 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--max-minutes", type=float, default=None, help="stop with a checkpoint after this long")
     sp.add_argument("--threads", type=int, default=None, help="CPU threads (default: the config's)")
     sp.set_defaults(func=cmd_train)
+
+    sp = sub.add_parser("search", help="rank the motion files of a folder by how well they match a text")
+    sp.add_argument("query")
+    sp.add_argument("folder", help="folder of .bvh / .amc (with their .asf) / .npz files")
+    sp.add_argument("--top-k", type=int, default=10)
+    sp.add_argument("--cache", default=None, help="latent cache file (default: ~/.cache/motionclip/search-latents.npz)")
+    model_args(sp)
+    sp.set_defaults(func=cmd_search)
 
     sp = sub.add_parser("bank", help="encode a config's training windows into a model's latent bank")
     sp.add_argument("model", help="checkpoint directory (the bank is written into it)")
