@@ -34,7 +34,12 @@ def test_latents_are_cached_by_content_so_a_second_search_encodes_no_motion(mode
     monkeypatch.setattr(type(model), "encode", lambda self, m: calls.append(m))
     rank(model, "a person runs", motions, cache=again)
     assert calls == []  # only the text is encoded (timing: benchmarks/bench_search.py)
-    moved = motions["m0"].rotated_about_z(0.0)
+    before = content_key(motions["m0"])
+    model.encode(motions["m0"][10:40])  # encoding a slice leaves the motion (and its key) as it was
+    assert content_key(motions["m0"]) == before
+    from motionclip_blender.core.motion import Motion
+
+    moved = Motion(motions["m0"].rotations.copy(), motions["m0"].translation.copy(), 30.0)  # same content
     assert content_key(moved) == content_key(motions["m0"])
     moved.translation[:, 0] += 1.0
     assert content_key(moved) != content_key(motions["m0"])

@@ -56,7 +56,7 @@ class Motion:
         norms = np.linalg.norm(self.rotations, axis=-1, keepdims=True)
         if (norms < 1e-6).any():
             raise InputError("rotations contain zero-length quaternions")
-        self.rotations /= norms
+        self.rotations = self.rotations / norms  # a new array: a Motion made from a slice never edits its parent
         self.fps = float(self.fps)
 
     # --- construction -------------------------------------------------------------------------
