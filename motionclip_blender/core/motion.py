@@ -43,7 +43,7 @@ class Motion:
 
     def __post_init__(self):
         self.rotations = np.ascontiguousarray(self.rotations, dtype=np.float32)
-        self.translation = np.ascontiguousarray(self.translation, dtype=np.float32)
+        self.translation = np.array(self.translation, dtype=np.float32)  # own copy: slices never share the path
         if self.rotations.ndim != 3 or self.rotations.shape[1:] != (NUM_JOINTS, 4):
             raise InputError(f"rotations must be (frames, {NUM_JOINTS}, 4), got {self.rotations.shape}")
         if self.translation.shape != (self.rotations.shape[0], 3):

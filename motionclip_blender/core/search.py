@@ -20,11 +20,11 @@ MOTION_SUFFIXES = (".bvh", ".amc", ".npz")
 
 
 def content_key(motion: Motion) -> str:
-    """A digest of what the motion is (rotations, root path, rate), rounded to 1e-5 so that float noise (a
-    quaternion renormalised once more) does not count: equal motions share cached latents."""
+    """A digest of what the motion is (rotations, root path, rate): the same file or action read again gives
+    the same bytes, so it finds its cached latent."""
     h = hashlib.sha256()
     for array in (motion.rotations, motion.translation, np.float32(motion.fps)):
-        h.update(np.ascontiguousarray(np.round(np.asarray(array, np.float64), 5) + 0.0).tobytes())
+        h.update(np.ascontiguousarray(array).tobytes())
     return h.hexdigest()[:32]
 
 
