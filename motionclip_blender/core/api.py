@@ -219,6 +219,15 @@ class MotionCLIP:
         frames = self._check_frames(frames)
         return timeline.extend(self.decode(z, min(frames, self.frames)), frames)
 
+    def generate_sequence(self, prompt: str | Sequence[str], seconds: float | None = None, transition: int = 10,
+                          seed: int | None = None, clean_feet: bool = True, root: str = "full"):
+        """"walk forward (2 s), then jump, then wave" -> (Motion, [Segment(text, start, end)]): each part
+        generated, placed where the previous one leads and cross-faded into it (``sequence.py``)."""
+        from .sequence import generate_sequence
+
+        return generate_sequence(self, list(prompt) if not isinstance(prompt, str) else prompt, seconds,
+                                 transition, seed, clean_feet, root)
+
     def finish(self, motion: Motion, clean_feet: bool = True, loop: bool = False, root: str = "full") -> Motion:
         """The post-processing every generated motion gets: foot clean-up, then a loop or a root option."""
         if root not in timeline.ROOT_MODES:
