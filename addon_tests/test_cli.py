@@ -105,3 +105,14 @@ def test_bugs_keep_their_traceback(monkeypatch):
     monkeypatch.setattr(cli, "cmd_convert", broken)
     with pytest.raises(KeyError):
         main(["convert", "a.npz", "b.npz"])
+
+
+def test_generate_options_and_sequences(small_checkpoint, tmp_path, capsys):
+    assert main(["generate", "walk, then jump", "--sequence", "--model", str(small_checkpoint),
+                 "--out", str(tmp_path / "s.npz")]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [l.split()[-1] for l in lines if l.startswith("frames")] == ["walk", "jump"]
+    assert len(Motion.load_npz(tmp_path / "s.npz")) == 2 * 60 - 10
+    assert main(["generate", "walk", "--root", "in_place", "--frames", "40", "--model", str(small_checkpoint),
+                 "--out", str(tmp_path / "p.npz")]) == 0
+    assert np.ptp(Motion.load_npz(tmp_path / "p.npz").translation[:, :2], axis=0).max() < 1e-6

@@ -82,7 +82,18 @@ def _frames(args, model) -> int:
 
 def cmd_generate(args):
     model = _model(args)
-    write_any(model.generate(args.prompt, frames=_frames(args, model), seed=args.seed), args.out)
+    if args.sequence:
+        seconds = args.seconds if args.seconds is not None else None
+        if seconds is not None:
+            _frames(args, model)  # the same checks as a single clip
+        motion, segments = model.generate_sequence(args.prompt, seconds=seconds, seed=args.seed,
+                                                   clean_feet=not args.no_clean_feet, root=args.root)
+        for s in segments:
+            print(f"frames {s.start:5d}-{s.end - 1:5d}  {s.text}")
+    else:
+        motion = model.generate(args.prompt, frames=_frames(args, model), seed=args.seed,
+                                clean_feet=not args.no_clean_feet, loop=args.loop, root=args.root)
+    write_any(motion, args.out)
 
 
 def cmd_encode(args):
@@ -242,6 +253,11 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("prompt")
     sp.add_argument("--out", required=True, help=".npz or .bvh")
     sp.add_argument("--seed", type=int, default=None, help="variation seed (default: the prompt's own latent)")
+    sp.add_argument("--loop", action="store_true", help="a seamless cycle")
+    sp.add_argument("--root", default="full", choices=["full", "forward", "in_place"])
+    sp.add_argument("--no-clean-feet", action="store_true", help="skip the foot contact clean-up")
+    sp.add_argument("--sequence", action="store_true",
+                    help="the prompt lists actions: 'walk (2 s), then jump, then wave' (--seconds: per part)")
     model_args(sp), length_args(sp)
     sp.set_defaults(func=cmd_generate)
 
