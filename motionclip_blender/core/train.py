@@ -102,7 +102,8 @@ def lr_factor(cfg: TrainConfig, step: int) -> float:
     if cfg.lr_schedule == "constant":
         return 1.0
     progress = min(1.0, (step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps))
-    return cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + np.cos(np.pi * progress))
+    # a Python float: a numpy scalar would reach the optimiser state, which torch.load(weights_only) refuses
+    return float(cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + np.cos(np.pi * progress)))
 
 
 def training_clips(cfg: TrainConfig, part: str, progress: bool = True):
@@ -183,7 +184,10 @@ def _resumable(out: Path, clean: bool = True) -> tuple[Path | None, dict | None]
         state_file = d / STATE_NAME if (d / STATE_NAME).is_file() else out / STATE_NAME  # older runs kept it here
         if state_file.is_file():
             try:
-                return d, torch.load(state_file, map_location="cpu", weights_only=True)
+                # numpy scalars: states written before lr_factor returned plain floats carry them
+                with torch.serialization.safe_globals([np.core.multiarray.scalar, np.dtype,
+                                                       type(np.dtype(np.float64))]):
+                    return d, torch.load(state_file, map_location="cpu", weights_only=True)
             except Exception as exc:  # truncated/foreign: name it instead of starting over
                 raise InputError(f"{state_file}: cannot read the training state ({exc})") from None
     existing = [n for n in ("last", "best") if (out / n).exists()]
