@@ -237,7 +237,11 @@ class MotionCLIP:
         return timeline.make_loop(motion, root) if loop else timeline.with_root(motion, root)
 
     def _from_bank(self, index: int, frames: int) -> Motion:
-        windows = [self.decode(self.bank.latents[index], min(frames, self.frames))]
+        first = self.decode(self.bank.latents[index], min(frames, self.frames))
+        if frames > len(first) and timeline.detect_period(first):
+            # a gait keeps its pace: repeat its cycle rather than follow the take into a stop or a turn
+            return timeline.extend(first, frames)
+        windows = [first]
         covered = len(windows[0])
         while covered < frames:
             index = self.bank.successor(index)
