@@ -25,7 +25,11 @@ from .skeleton import JOINT_INDEX
 
 def facing_angle(motion: Motion) -> np.ndarray:
     """Per-frame heading (radians about +Z) of the body: 0 when facing -Y, from hips and shoulders."""
-    pos = motion.joint_positions()
+    return facing_from_positions(motion.joint_positions())
+
+
+def facing_from_positions(pos: np.ndarray) -> np.ndarray:
+    """:func:`facing_angle` of joint positions (F, 24, 3): the body faces (sin a, -cos a)."""
     across = (pos[:, JOINT_INDEX["left_hip"]] - pos[:, JOINT_INDEX["right_hip"]]
               + pos[:, JOINT_INDEX["left_shoulder"]] - pos[:, JOINT_INDEX["right_shoulder"]])
     # forward = left x up; with up = +Z that is (left_y, -left_x)

@@ -34,11 +34,11 @@ def pose_energy(pos: np.ndarray) -> float:
 
 
 def forward_dirs(pos: np.ndarray) -> np.ndarray:
-    """(F, 2) unit horizontal facing per frame, from hips and shoulders (left x up)."""
-    across = (pos[:, J["left_hip"]] - pos[:, J["right_hip"]]
-              + pos[:, J["left_shoulder"]] - pos[:, J["right_shoulder"]])
-    fwd = np.stack([across[:, 1], -across[:, 0]], axis=-1)
-    return fwd / np.maximum(np.linalg.norm(fwd, axis=-1, keepdims=True), 1e-9)
+    """(F, 2) unit horizontal facing per frame (the heading of ``dataset.facing_from_positions``)."""
+    from .dataset import facing_from_positions
+
+    angle = facing_from_positions(pos)
+    return np.stack([np.sin(angle), -np.cos(angle)], axis=-1)
 
 
 def ground_speed(pos: np.ndarray, fps: float) -> float:

@@ -41,13 +41,12 @@ class LatentCache:
             except (OSError, ValueError):  # a damaged cache is only a slower search
                 self.entries = {}
 
-    def latents(self, model, motions: list[Motion], batch: int = 64) -> torch.Tensor:
+    def latents(self, model, motions: list[Motion]) -> torch.Tensor:
         """(N, D) unit latents of ``motions`` under ``model``, encoding only those not cached yet."""
         keys = [f"{model.fingerprint}-{content_key(m)}" for m in motions]
-        todo = [i for i, k in enumerate(keys) if k not in self.entries]
-        for start in range(0, len(todo), batch):
-            for i in todo[start:start + batch]:
-                self.entries[keys[i]] = model.encode(motions[i]).numpy()
+        for key, motion in zip(keys, motions):
+            if key not in self.entries:
+                self.entries[key] = model.encode(motion).numpy()
         return torch.from_numpy(np.stack([self.entries[k] for k in keys])) if keys else torch.zeros(0, 0)
 
     def save(self) -> None:
