@@ -162,11 +162,7 @@ class MotionCLIP:
 
     @torch.no_grad()
     def decode(self, z: torch.Tensor, frames: int | None = None) -> Motion:
-        frames = self.frames if frames is None else int(frames)
-        if frames < 1:
-            raise InputError(f"frames must be at least 1, got {frames}")
-        if frames > self.network.config.max_frames:
-            raise InputError(f"frames must be at most {self.network.config.max_frames}, got {frames}")
+        frames = self._check_frames(self.frames if frames is None else int(frames))
         z = torch.as_tensor(z, dtype=torch.float32).reshape(1, -1)
         if z.shape[1] != self.meta.encoder_dim:
             raise InputError(f"latent must have {self.meta.encoder_dim} numbers, got {z.shape[1]}")
@@ -241,8 +237,7 @@ class MotionCLIP:
         if frames > len(first) and timeline.detect_period(first):
             # a gait keeps its pace: repeat its cycle rather than follow the take into a stop or a turn
             return timeline.extend(first, frames)
-        windows = [first]
-        covered = len(windows[0])
+        windows, covered = [first], len(first)
         while covered < frames:
             index = self.bank.successor(index)
             if index is None:
@@ -255,8 +250,10 @@ class MotionCLIP:
         frames = self.frames if frames is None else frames
         if isinstance(frames, bool) or not isinstance(frames, (int, np.integer)):
             raise InputError(f"frames must be a whole number, got {frames!r}")
-        if not 1 <= frames <= self.network.config.max_frames:
-            raise InputError(f"frames must be between 1 and {self.network.config.max_frames}, got {frames}")
+        if frames < 1:
+            raise InputError(f"frames must be at least 1, got {frames}")
+        if frames > self.network.config.max_frames:
+            raise InputError(f"frames must be at most {self.network.config.max_frames}, got {frames}")
         return int(frames)
 
     def interpolate(self, a: MotionOrPrompt, b: MotionOrPrompt, steps: int, frames: int | None = None,
