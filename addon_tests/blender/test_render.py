@@ -156,7 +156,7 @@ def test_smpl_mesh_from_synthetic_model(fresh, tmp_path):
 
 
 def test_render_with_smpl_model_and_cli(fresh, motion_file, tmp_path, capsys):
-    from motionclip_blender.core.cli import main
+    from motionclip_blender.cli import main
 
     synthetic_smpl(tmp_path / "SMPL_NEUTRAL.pkl")
     rc = main(["render", str(motion_file), "--out", str(tmp_path / "r"), "--frames-per-motion", "1",

@@ -1,6 +1,7 @@
-"""The ``motionclip`` command line: generate, encode, recognize, interpolate, edit, convert, train,
-evaluate, the headless Blender demo, render (a CLIP image dataset) and finetune (image alignment). Motions are read from ``.npz`` (ours), ``.bvh`` (any humanoid
-skeleton) or ``.amc`` (with ``--asf``) and written as ``.npz`` or ``.bvh`` by file extension."""
+"""The ``motionclip`` command line: generate, encode, recognize, interpolate, edit, convert, search, train,
+bank, evaluate and finetune (image alignment); the Blender layer adds demo and render (``motionclip_blender/cli.py``). Motions are read
+from ``.npz`` (ours), ``.bvh`` (any humanoid skeleton) or ``.amc`` (with ``--asf``) and written as ``.npz`` or
+``.bvh`` by file extension."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Callable
 
 from .corpus import DEFAULT_DATA_ROOT
 from .errors import MotionCLIPError
@@ -201,32 +203,6 @@ def cmd_evaluate(args):
     evaluate(args.model, args.data, args.json, args.split, corpora)
 
 
-def cmd_demo(args):
-    try:
-        from ..blender.demo import run_demo
-    except ImportError as exc:
-        raise CliError(f"the demo needs Blender's bpy module ({exc})") from None
-    result = run_demo(args.prompt, args.out, args.preview, seconds=args.seconds, seed=args.seed, bvh=args.bvh,
-                      model_path=args.model)
-    print(f"wrote {result['blend']} (action '{result['action']}' on '{result['armature']}', "
-          f"{result['frames']} frames at {result['fps']} fps)")
-    for key in ("preview", "bvh"):
-        if key in result:
-            print(f"wrote {result[key]}")
-    print("timings: " + ", ".join(f"{k} {v:.2f}" for k, v in result["times"].items()))
-
-
-def cmd_render(args):
-    try:
-        from ..blender.render import render_dataset
-    except ImportError as exc:
-        raise CliError(f"rendering needs Blender's bpy module ({exc})") from None
-    labels = json.loads(Path(args.labels).read_text(encoding="utf-8")) if args.labels else None
-    manifest = render_dataset(args.motions, args.out, frames_per_motion=args.frames_per_motion, size=args.size,
-                              engine=args.engine, smpl_model_path=args.smpl_model, labels=labels)
-    print(f"wrote {len(manifest['items'])} frames of {len(manifest['motions'])} motions: {Path(args.out) / 'manifest.json'}")
-
-
 def cmd_finetune(args):
     from .finetune import FinetuneConfig, finetune
 
@@ -237,7 +213,9 @@ def cmd_finetune(args):
           f"checkpoint: {s['checkpoint']}")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(extra: Callable | None = None) -> argparse.ArgumentParser:
+    """The core's commands; ``extra(subparsers)`` adds more (the Blender layer's demo and render, see
+    ``motionclip_blender/cli.py``: the core never imports the Blender layer)."""
     p = argparse.ArgumentParser(prog="motionclip", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
 
@@ -328,26 +306,6 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--json", default="evaluation.json")
     sp.set_defaults(func=cmd_evaluate)
 
-    sp = sub.add_parser("demo", help="headless Blender: prompt -> rig + baked action in a .blend + preview")
-    sp.add_argument("prompt")
-    sp.add_argument("--out", default="demo.blend")
-    sp.add_argument("--preview", default="demo.png")
-    sp.add_argument("--bvh", default=None)
-    sp.add_argument("--seconds", type=float, default=3.0)
-    sp.add_argument("--seed", type=int, default=0, help="0 = the prompt's own latent, 1+ = variations")
-    sp.add_argument("--model", default=None, help="checkpoint directory (default: the bundled model)")
-    sp.set_defaults(func=cmd_demo)
-
-    sp = sub.add_parser("render", help="headless Blender: K frames per motion at 224x224 + manifest (for finetune)")
-    sp.add_argument("motions", nargs="+", help=".npz / .bvh files; label = <stem>.txt beside it, else the file name")
-    sp.add_argument("--out", required=True, help="output directory (images/, motions/, manifest.json)")
-    sp.add_argument("--frames-per-motion", type=int, default=4)
-    sp.add_argument("--size", type=int, default=224)
-    sp.add_argument("--engine", default="WORKBENCH", choices=["WORKBENCH", "EEVEE"])
-    sp.add_argument("--smpl-model", default=None, help="SMPL/SMPL-X model file or folder (default: the mannequin)")
-    sp.add_argument("--labels", default=None, help="JSON {file stem: text label}")
-    sp.set_defaults(func=cmd_render)
-
     sp = sub.add_parser("finetune", help="fine-tune a checkpoint with CLIP image alignment on rendered frames")
     sp.add_argument("--model", required=True, help="checkpoint directory in the CLIP space of --clip")
     sp.add_argument("--renders", required=True, help="manifest.json written by 'motionclip render'")
@@ -357,13 +315,15 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--batch-size", type=int, default=16)
     sp.add_argument("--lr", type=float, default=2e-5)
     sp.set_defaults(func=cmd_finetune)
+    if extra is not None:
+        extra(sub)
     return p
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, extra: Callable | None = None) -> int:
     """Errors meant for the user (``errors.MotionCLIPError``) and file-system errors print one line and exit 2;
     anything else is a bug and keeps its traceback."""
-    args = build_parser().parse_args(argv)
+    args = build_parser(extra).parse_args(argv)
     try:
         args.func(args)
     except (MotionCLIPError, OSError) as exc:
