@@ -417,7 +417,7 @@ def test_panels_draw_and_fill_operator_properties(smpl):
 def test_latent_modules_do_not_import_torch_at_top_level():
     import importlib.util
 
-    for mod in ("jobs", "readback", "latent_ops", "latent_panel", "latent_work"):
+    for mod in ("jobs", "readback", "latent_base", "latent_ops", "latent_panel", "latent_work"):
         name = f"motionclip_blender.blender.{mod}"
         src = importlib.util.find_spec(name).loader.get_source(name)
         header = src.split("\nclass ", 1)[0].split("\ndef ", 1)[0]
