@@ -54,6 +54,36 @@ def test_a_ten_second_walk_keeps_its_speed_and_steps(walk):
     assert steps.max() < 1.5 * original.max()  # no pop where the cycles join
 
 
+@needs_data
+def test_a_gait_whose_upper_body_drifts_is_still_cycled_by_its_legs(walk):
+    """Decoded walks: the legs repeat but arms and torso drift, so the whole pose never recurs (detect_period
+    fails); the gait is found from the legs and continued at its speed instead of following the take into a stop."""
+    from motionclip_blender.core.skeleton import JOINT_INDEX
+
+    steady = walk[30:90]
+    drifting = Motion(steady.rotations.copy(), steady.translation.copy(), steady.fps)
+    angles = np.linspace(0, 1.2, 60)  # both shoulders rise steadily: no pose repeats a stride later
+    for name in ("left_shoulder", "right_shoulder", "neck"):
+        drifting.rotations[:, JOINT_INDEX[name]] = np.stack(
+            [np.cos(angles / 2), 0 * angles, np.sin(angles / 2), 0 * angles], axis=-1)
+    assert T.detect_period(drifting) is None
+    end, period = T.gait_cycle(drifting)
+    assert period in range(25, 45) and 60 - period // 2 <= end <= 60
+    pos = T.extend(drifting, 300).joint_positions()
+    speeds = np.array([np.linalg.norm(pos[i + 59, 0, :2] - pos[i, 0, :2]) / 2 for i in range(0, 300, 60)])
+    assert np.abs(speeds / np.median(speeds) - 1).max() <= 0.2, speeds
+
+
+@needs_data
+def test_legs_moving_together_are_not_a_gait(walk):
+    from motionclip_blender.core.skeleton import JOINT_INDEX
+
+    together = Motion(walk.rotations[30:90].copy(), walk.translation[30:90].copy(), walk.fps)
+    for part in ("hip", "knee", "ankle", "foot"):
+        together.rotations[:, JOINT_INDEX[f"right_{part}"]] = together.rotations[:, JOINT_INDEX[f"left_{part}"]]
+    assert T.gait_cycle(together) is None
+
+
 def test_a_one_off_motion_settles_into_a_hold():
     rng = np.random.default_rng(0)
     m = Motion.rest(40)

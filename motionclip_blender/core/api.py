@@ -234,7 +234,7 @@ class MotionCLIP:
 
     def _from_bank(self, index: int, frames: int) -> Motion:
         first = self.decode(self.bank.latents[index], min(frames, self.frames))
-        if frames > len(first) and timeline.detect_period(first):
+        if frames > len(first) and timeline.find_cycle(first):
             # a gait keeps its pace: repeat its cycle rather than follow the take into a stop or a turn
             return timeline.extend(first, frames)
         windows, covered = [first], len(first)

@@ -21,8 +21,10 @@ import torch
 from .errors import InputError
 from . import rotations as R
 from .motion import Motion
+from .skeleton import JOINT_INDEX
 
 ROOT_MODES = ("full", "forward", "in_place")
+LEFT_ANKLE, RIGHT_ANKLE = JOINT_INDEX["left_ankle"], JOINT_INDEX["right_ankle"]
 
 
 def heading(motion: Motion) -> np.ndarray:
@@ -94,11 +96,50 @@ def detect_period(motion: Motion, shortest: int = 12, tolerance: float = 0.45) -
     return best if best_score < tolerance else None
 
 
+def gait_cycle(motion: Motion, shortest: int = 16, longest: int = 50) -> tuple[int, int] | None:
+    """(end, period) of a gait whose whole pose never repeats closely enough for ``detect_period`` (a decoded
+    walk scores ~0.8 there: arms and torso drift from stride to stride) but whose legs do: the left-minus-right
+    ankle offset (in the body's own frame) must correlate >= 0.5 with itself a stride later and be reversed half
+    a stride later (the feet alternate; a jump's move together). Footfall detection was tried first and missed
+    strides of decoded walks whose feet lift only 5 cm. ``end`` is where that stride best meets the one before."""
+    x = _posed(motion).reshape(len(motion), -1, 3)
+    sep = x[:, LEFT_ANKLE] - x[:, RIGHT_ANKLE]
+    sep = sep - sep.mean(0)
+    n = len(sep)
+    if np.linalg.norm(sep, axis=-1).mean() < 0.05 or n < 2 * shortest:
+        return None
+
+    def corr(lag: int) -> float:
+        a, b = sep[lag:], sep[:n - lag]
+        return float((a * b).sum() / np.sqrt((a * a).sum() * (b * b).sum() + 1e-12))
+
+    lags = range(shortest, min(longest, n - shortest) + 1)
+    if not lags:
+        return None
+    period = max(lags, key=corr)
+    if corr(period) < 0.5 or corr(period // 2) > -0.2:
+        return None
+    seam = lambda end: float(np.linalg.norm(x[end - 1] - x[end - 1 - period]))  # noqa: E731
+    return min(range(max(period + 2, n - period // 2), n + 1), key=seam), period
+
+
+def find_cycle(motion: Motion) -> tuple[int, int] | None:
+    """(end, period): the motion's last whole cycle is frames end-period-1 .. end-1; None for a one-off."""
+    period = detect_period(motion)
+    if period:
+        return len(motion), period
+    return gait_cycle(motion)
+
+
 def extend(motion: Motion, frames: int, period: int | None = None) -> Motion:
-    """``motion`` continued to ``frames`` frames: cycles repeat (root carried on), one-offs settle and hold."""
+    """``motion`` continued to ``frames`` frames: cycles repeat (root carried on), one-offs settle and hold.
+    A gait found by its legs alone (``gait_cycle``) continues from its best-closing stride."""
     if frames <= len(motion):
         return motion[:frames]
-    period = detect_period(motion) if period is None else period
+    if period is None:
+        cycle = find_cycle(motion)
+        if cycle:
+            motion, period = motion[:cycle[0]], cycle[1]
     if not period or period + 1 >= len(motion):
         return _hold(motion, frames)
     n = len(motion)
