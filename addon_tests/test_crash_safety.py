@@ -88,7 +88,7 @@ def test_training_resumes_after_real_kills(tmp_path):
     data = _tiny_data_at(tmp_path)
     import json
 
-    cfg = json.loads((Path(__file__).resolve().parents[1] / "configs" / "bundled.json").read_text())
+    cfg = json.loads((Path(__file__).resolve().parents[1] / "configs" / "bundled_v03.json").read_text())
     cfg.update(data_root=str(data), corpora=["cmu"], out_dir=str(tmp_path / "run"), cache_dir=str(tmp_path / "cache"),
                batch_size=2, steps=200, eval_every=5, checkpoint_every=1, max_minutes=0, threads=1)
     cfg["model"].update(d_model=32, ff_size=32, num_encoder_layers=1, num_decoder_layers=1)

@@ -83,7 +83,7 @@ def _tiny_data_at(tmp_path):
 
 
 def _tiny_config(tiny_data, tmp_path, run="run"):
-    cfg = TrainConfig.from_file(Path(__file__).resolve().parents[1] / "configs" / "bundled.json")
+    cfg = TrainConfig.from_file(Path(__file__).resolve().parents[1] / "configs" / "bundled_v03.json")
     cfg.data_root, cfg.corpora = str(tiny_data), ["cmu"]
     cfg.out_dir, cfg.cache_dir = str(tmp_path / run), str(tmp_path / "cache")
     cfg.model.d_model, cfg.model.ff_size = 32, 64
@@ -152,7 +152,7 @@ def test_distributed_training_with_torchrun(tiny_data, tmp_path):
     import subprocess
     import sys
 
-    cfg = json.loads((Path(__file__).resolve().parents[1] / "configs" / "bundled.json").read_text())
+    cfg = json.loads((Path(__file__).resolve().parents[1] / "configs" / "bundled_v03.json").read_text())
     cfg.update(data_root=str(tiny_data), corpora=["cmu"], out_dir=str(tmp_path / "ddp"), cache_dir=str(tmp_path / "cache"),
                batch_size=2, steps=2, eval_every=2, checkpoint_every=2, max_minutes=0, threads=1)
     cfg["model"].update(d_model=32, ff_size=64, num_encoder_layers=1, num_decoder_layers=1)
@@ -189,6 +189,11 @@ def test_window_sampler_lengths_balance_and_augmentation():
     assert abs(float(facing_angle(first)[0])) < 1e-3 and np.allclose(first.translation[0, :2], 0, atol=1e-5)
     frame_sampler = WindowSampler(clips, frames=60, min_frames=30, seed=0, balance="frame")
     assert sum(p == "run" for p in frame_sampler.sample(400)[3]) < 60
+    # "mixed": half of each, so the short trial gets (50 % + 5.5 %) / 2 of the windows
+    mixed = WindowSampler(clips, frames=60, min_frames=30, seed=0, balance="mixed")
+    assert 80 < sum(p == "run" for p in mixed.sample(400)[3]) < 145
+    with pytest.raises(ValueError, match="balance must be one of trial, frame, mixed"):
+        WindowSampler(clips, frames=60, balance="length")
 
 
 def test_a_cosine_schedule_resumes(tiny_data, tmp_path):
@@ -204,3 +209,25 @@ def test_a_cosine_schedule_resumes(tiny_data, tmp_path):
     train(cfg, progress=False)
     log = [json.loads(l) for l in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in log] == [2, 3]
+
+
+def test_init_from_continues_other_weights_with_another_dropout(tiny_data, tmp_path):
+    """How the bundled model grows across sessions: a new run starts from a finished model's weights; dropout may
+    change (a training choice), the architecture may not."""
+    from motionclip_blender.core.errors import InputError
+
+    first = _tiny_config(tiny_data, tmp_path, "first")
+    first.batch_size, first.steps, first.eval_every, first.checkpoint_every = 2, 2, 2, 2
+    train(first, progress=False)
+    source = tmp_path / "first" / "last"
+    cfg = _tiny_config(tiny_data, tmp_path, "second")
+    cfg.batch_size, cfg.steps, cfg.eval_every, cfg.checkpoint_every = 2, 1, 1, 1
+    cfg.init_from, cfg.model.dropout, cfg.lr, cfg.warmup_steps = str(source), 0.3, 1e-9, 1
+    train(cfg, progress=False)
+    before, after = load_checkpoint(source)[0].state_dict(), load_checkpoint(tmp_path / "second" / "last")[0].state_dict()
+    assert load_checkpoint(tmp_path / "second" / "last")[1].model.dropout == 0.3
+    assert all(torch.allclose(before[k], after[k], atol=1e-6) for k in before)
+    other = _tiny_config(tiny_data, tmp_path, "third")
+    other.init_from, other.model.d_model = str(source), 48
+    with pytest.raises(InputError, match="architecture or text space differs"):
+        train(other, progress=False)

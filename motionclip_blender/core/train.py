@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -41,7 +41,7 @@ class TrainConfig:
     fps: float = 30.0
     frames: int = 60
     min_frames: int | None = None  # < frames: variable-length windows with padding masks
-    balance: str = "trial"  # sample trials uniformly ("trial") or by their length ("frame")
+    balance: str = "trial"  # trials uniformly ("trial"), by their length ("frame") or half of each ("mixed")
     model: ModelConfig = field(default_factory=ModelConfig)
     losses: LossWeights = field(default_factory=LossWeights)
     batch_size: int = 32
@@ -232,7 +232,8 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
     resume_from, state = _resumable(out) if rank == 0 or world == 1 else _resumable(out, clean=False)
     if cfg.init_from and resume_from is None:
         init, init_meta = load_checkpoint(cfg.init_from)
-        if init_meta.model != cfg.model or init_meta.encoder != encoder.name:
+        # dropout is a training choice, not architecture: a run may continue the bundled weights with more of it
+        if replace(init_meta.model, dropout=cfg.model.dropout) != cfg.model or init_meta.encoder != encoder.name:
             raise InputError(f"init_from {cfg.init_from}: its architecture or text space differs from this config")
         net.load_state_dict(init.state_dict())
         if rank == 0:
