@@ -144,7 +144,7 @@ def _limb(pos: np.ndarray, idx: dict[int, int], a: str, b: str) -> np.ndarray:
     return _unit(pos[idx[JOINT_INDEX[b]]] - pos[idx[JOINT_INDEX[a]]])
 
 
-def _standing(pos: np.ndarray, idx: dict[int, int]) -> bool:
+def standing_pose(pos: np.ndarray, idx: dict[int, int]) -> bool:
     """Head above the pelvis and both legs hanging the opposite way: a body, not a bind-pose tangle."""
     up = _limb(pos, idx, "pelvis", "head")
     return all(float(_limb(pos, idx, f"{s}_hip", f"{s}_ankle") @ up) < -0.8
@@ -154,7 +154,7 @@ def _standing(pos: np.ndarray, idx: dict[int, int]) -> bool:
 
 def _rest_like(pos: np.ndarray, idx: dict[int, int]) -> bool:
     """Standing with straight legs and straight arms held out sideways (T-pose or A-pose)."""
-    if not _standing(pos, idx):
+    if not standing_pose(pos, idx):
         return False
     up = _limb(pos, idx, "pelvis", "head")
     left = pos[idx[JOINT_INDEX["left_hip"]]] - pos[idx[JOINT_INDEX["right_hip"]]]
@@ -298,7 +298,7 @@ class Reference:
 
 
 def find_reference(path, rest_pos: np.ndarray, rest_rot: torch.Tensor, pos: np.ndarray, world: torch.Tensor,
-                   idx: dict[int, int]) -> Reference:
+                   idx: dict[int, int], upright=None) -> Reference:
     """The one reference-pose finder (mocap import; rig binding uses the same rules):
 
     1. the rest pose, when it is a standing T- or A-pose, or at least a standing body;
@@ -306,19 +306,23 @@ def find_reference(path, rest_pos: np.ndarray, rest_rot: torch.Tensor, pos: np.n
        files, whose zero pose is a tangle or lies along one axis, stand in their animation);
     3. else an estimate from the animation: up from the head over the feet across frames, the bones from the
        frame most upright along it;
-    4. else a clear error: no standing reference means the import would come out lying or upside down."""
-    if _rest_like(rest_pos, idx):
+    4. else a clear error: no standing reference means the import would come out lying or upside down.
+
+    ``upright(pos) -> bool``: when the world's up is known (a rig in Blender), a pose must also stand along it."""
+    upright = upright or (lambda _pos: True)
+    if upright(rest_pos) and _rest_like(rest_pos, idx):
         return Reference(rest_pos, rest_rot, "rest pose (T/A-pose)", tpose=True)
-    if _standing(rest_pos, idx):
+    if upright(rest_pos) and standing_pose(rest_pos, idx):
         return Reference(rest_pos, rest_rot, "rest pose (standing)", tpose=True)
     frames = len(pos)
-    candidates = np.unique(np.linspace(0, frames - 1, min(frames, 2000)).round().astype(int))
+    candidates = [k for k in np.unique(np.linspace(0, frames - 1, min(frames, 2000)).round().astype(int))
+                  if upright(pos[k])]
     for k in candidates:
         if _rest_like(pos[k], idx):
             # only a T-pose at the very start can be an added pose (exporters put one there); one met later
             # is a moment of the performance
             return Reference(pos[k], world[k], f"frame {k} (T/A-pose)", frame=int(k), tpose=k == 0)
-    straight = [(_leg_straightness(pos[k], idx), k) for k in candidates if _standing(pos[k], idx)]
+    straight = [(_leg_straightness(pos[k], idx), k) for k in candidates if standing_pose(pos[k], idx)]
     if straight:
         k = max(straight)[1]
         return Reference(pos[k], world[k], f"frame {k} (most upright standing frame)", frame=int(k))

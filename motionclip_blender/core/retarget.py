@@ -25,6 +25,11 @@ P_b = P_p·R_p⁻¹·R_b·B_b (R: rest, B: pose channels), and P_b = D_b·R_b fo
 where an unmapped bone takes D_b = D_p (B = I: twist segments and extra spine bones follow their parent).
 The reverse inverts the same relation: G_j = Kᵀ·D_b·C_b·K with D_b = P_b·R_bᵀ read from the evaluated pose.
 
+Reference pose. All of the above measures the rig against a *reference* pose: its rest pose when that is a
+standing body, else a standing frame of its animation (an iClone CC rig rests with its legs up and stands in
+its T-pose frame 0): ``find_rig_reference``, the mocap importer's rules. With Q_b the reference matrices and
+E_b = Q_b·R_bᵀ, D_b above becomes the delta from the reference, and the delta from rest is D_b·E_b.
+
 Root. The pelvis position is scaled by the ratio of standing hip heights (pelvis above the ankles, along up,
 which also converts units: a 100× rig gets 100× the translation) and anchored so that SMPL's standing root
 lands on the rig's rest pelvis: p = A + s·K·t with A = head_pelvis − s·K·(0, 0, SMPL standing height).
@@ -140,9 +145,11 @@ _SMPL_HIP_HEIGHT = float(-np.mean([_SMPL_POS[JOINT_INDEX[a], 2] for a in _ANKLES
 
 class Retargeter:
     """One rig and its bone map: SMPL Motion -> pose channels (``to_rig``) and posed bones -> Motion
-    (``from_rig``). Raises RetargetError for maps missing required joints or rigs without a usable frame."""
+    (``from_rig``). Raises RetargetError for maps missing required joints or rigs without a usable frame.
+    ``reference``: armature-space pose matrices (B, 4, 4) of a standing pose when the rest pose is not one
+    (``find_rig_reference``); None measures against the rest pose."""
 
-    def __init__(self, rig: RigRest, bone_map: Mapping[str, str]):
+    def __init__(self, rig: RigRest, bone_map: Mapping[str, str], reference: np.ndarray | None = None):
         missing = missing_required(bone_map)
         if missing:
             raise RetargetError("missing required joints: " + ", ".join(missing))
@@ -154,7 +161,13 @@ class Retargeter:
         self.bone_map = {j: bone_map[j] for j in JOINT_NAMES if j in bone_map}
         self.joint_bone = {JOINT_INDEX[j]: index[b] for j, b in self.bone_map.items()}  # smpl joint -> bone idx
         self.rest_rot = rig.rest[:, :3, :3]
-        self.heads = rig.rest[:, :3, 3]
+        self.rest_heads = rig.rest[:, :3, 3]
+        ref = rig.rest if reference is None else np.asarray(reference, np.float64)
+        if ref.shape != rig.rest.shape or not np.isfinite(ref).all():
+            raise RetargetError(f"the reference pose must be finite ({len(rig.names)}, 4, 4) matrices, got {ref.shape}")
+        self.ref_rot = ref[:, :3, :3] / np.linalg.norm(ref[:, :3, :3], axis=-2, keepdims=True)
+        self.heads = ref[:, :3, 3]  # every rest measurement (frame, scale, floor, directions) is taken here
+        self.from_rest = self.ref_rot @ np.swapaxes(self.rest_rot, -1, -2)  # E_b: reference relative to rest
 
         m3 = rig.object_matrix[:3, :3]
         det = np.linalg.det(m3)
@@ -174,7 +187,8 @@ class Retargeter:
         ankles = np.mean([self.heads[self.joint_bone[JOINT_INDEX[a]]] for a in _ANKLES], axis=0)
         hip_height = float((pelvis - ankles) @ _unit(up))
         if hip_height <= 0:
-            raise RetargetError("the rig's pelvis is not above its ankles at rest (upside down or a wrong map)")
+            raise RetargetError("the rig's pelvis is not above its ankles in its reference pose (upside down, "
+                                "a rest pose that is no standing body, or a wrong map)")
         self.scale = hip_height / _SMPL_HIP_HEIGHT
         self.anchor = pelvis - self.scale * self.K @ np.array([0.0, 0.0, rest_pelvis_height()])
         # The floor: the rest feet, where rigs keep their origin. Blender's BVH importer puts the origin at
@@ -209,7 +223,7 @@ class Retargeter:
             else:
                 child = PRIMARY_CHILD.get(j)
                 u = _SMPL_POS[child] - _SMPL_POS[j] if child is not None else leaf_tip(j)
-                t = self.rest_rot[b][:, 1]  # bone Y axis
+                t = self.ref_rot[b][:, 1]  # bone Y axis
             if np.linalg.norm(t) < 1e-9:
                 raise RetargetError(f"bones for {JOINT_NAMES[j]} and {JOINT_NAMES[c]} sit at the same place")
             self.corr[j] = _rot_between(self.K @ u, t)
@@ -221,7 +235,8 @@ class Retargeter:
         if hips @ shoulders < 0:
             out.append("left and right look swapped between hips and shoulders: check the bone map")
         if (heads["head"] - heads["pelvis"]) @ up < 0.5 * np.linalg.norm(heads["head"] - heads["pelvis"]):
-            out.append("the rig does not stand upright in the world at rest: rotations follow world up")
+            out.append("the rig does not stand upright in the world in its reference pose: rotations follow "
+                       "world up")
         return out
 
     # --- SMPL -> rig ------------------------------------------------------------------------------
@@ -253,7 +268,8 @@ class Retargeter:
         return Motion(turned.rotations, trans, motion.fps)
 
     def world_deltas(self, motion: Motion) -> np.ndarray:
-        """(F, B, 3, 3) armature-space rotation of every bone away from its rest (unmapped: the parent's)."""
+        """(F, B, 3, 3) armature-space rotation of every bone away from its rest: D_b·E_b, D_b the delta from the
+        reference (unmapped bones: their parent's D, so they keep their reference pose relative to it)."""
         local = motion.matrices().double()
         pos, world = forward_kinematics(local, torch.from_numpy(motion.translation).double(),
                                         torch.from_numpy(REST_OFFSETS.astype(np.float64)))
@@ -264,7 +280,7 @@ class Retargeter:
         mapped = {b: j for j, b in self.joint_bone.items()}
         for b, p in enumerate(self.rig.parents):
             j = mapped.get(b)
-            if j is None:
+            if j is None:  # (deltas hold D until the end)
                 deltas[:, b] = deltas[:, p] if p >= 0 else np.eye(3)
                 continue
             d = K @ world[:, j] @ K.T @ self.corr[j].T
@@ -275,7 +291,7 @@ class Retargeter:
                 posed = np.einsum("fik,k->fi", world[:, j], _SMPL_POS[c] - _SMPL_POS[j])
                 d = _rot_between(posed @ K.T, (pos[:, c] - pos[:, j]) @ K.T) @ d
             deltas[:, b] = d
-        return deltas
+        return deltas @ self.from_rest[None]
 
     def keyed_bones(self) -> list[int]:
         """Mapped bones and the unmapped bones above them (keyed at rest so they cannot disturb the chain)."""
@@ -307,12 +323,37 @@ class Retargeter:
         local = np.swapaxes(par_delta, -1, -2) @ deltas[:, keyed]
         basis = np.swapaxes(rr[keyed], -1, -2)[None] @ local @ rr[keyed][None]
         quats = R.matrix_to_quaternion(torch.from_numpy(basis)).numpy()
-        root = self.joint_bone[0]
-        loc_bone = self.location_bone()
-        target = self.anchor + self.scale * motion.translation.astype(np.float64) @ self.K.T
-        loc = (target - self.heads[root]) @ rr[loc_bone]  # R⁻¹·Δ: ancestors stay at rest
+        loc = self._root_location(deltas, self.anchor + self.scale * motion.translation.astype(np.float64) @ self.K.T)
         return PoseChannels([self.rig.names[b] for b in keyed], _sign_continuous(quats).astype(np.float32),
-                            self.rig.names[loc_bone], loc.astype(np.float32))
+                            self.rig.names[self.location_bone()], loc.astype(np.float32))
+
+    def _posed_heads(self, deltas: np.ndarray, chain: list[int]) -> np.ndarray:
+        """(F, len(chain), 3) heads of a parent-to-child chain of bones without location keys, posed by ``deltas``
+        (Blender: a child's head is its parent's transform applied to its rest head)."""
+        h = self.rest_heads
+        heads = [np.broadcast_to(h[chain[0]], (len(deltas), 3))]
+        for prev, cur in zip(chain, chain[1:]):
+            heads.append(heads[-1] + deltas[:, prev] @ (h[cur] - h[prev]))
+        return np.stack(heads, 1)
+
+    def _root_location(self, deltas: np.ndarray, target: np.ndarray) -> np.ndarray:
+        """Location keys of ``location_bone`` that put the pelvis head at ``target`` (F, 3), whatever the bones
+        above it and between it and the pelvis do (a reference pose may turn them away from rest)."""
+        parents, h, b = self.rig.parents, self.rest_heads, self.location_bone()
+        below = [self.joint_bone[0]]  # loc bone .. pelvis
+        while below[0] != b:
+            below.insert(0, parents[below[0]])
+        offset = self._posed_heads(deltas, below)
+        head = target - (offset[:, -1] - offset[:, 0])  # where the location bone's head must go
+        p = parents[b]
+        if p < 0:
+            return (head - h[b]) @ self.rest_rot[b]
+        above = [p]
+        while parents[above[0]] >= 0:
+            above.insert(0, parents[above[0]])
+        parent_head = self._posed_heads(deltas, above)[:, -1]
+        local = np.einsum("fji,fj->fi", deltas[:, p], head - parent_head) + h[p] - h[b]  # D_pᵀ·(...)
+        return local @ self.rest_rot[b]  # R_bᵀ·local
 
     # --- rig -> SMPL ------------------------------------------------------------------------------
     def from_rig(self, pose: np.ndarray, fps: float = 30.0) -> Motion:
@@ -328,7 +369,7 @@ class Retargeter:
             if b is None:
                 world[:, j] = world[:, p] if p >= 0 else np.eye(3)
             else:
-                d = rot[:, b] @ self.rest_rot[b].T
+                d = rot[:, b] @ self.ref_rot[b].T
                 world[:, j] = K.T @ d @ self.corr[j] @ K
         local = world_to_local(torch.from_numpy(world))
         trans = (pose[:, self.joint_bone[0], :3, 3] - self.anchor) @ self.K / self.scale
