@@ -110,6 +110,14 @@ class MOTIONCLIP_OT_generate(jobs.ModelJobOperator, bpy.types.Operator):
         if problem:
             self.report({'ERROR'}, problem)
             return None
+        if not rig.is_smpl_armature(arm)[0]:
+            from . import retarget
+
+            try:  # a rig that cannot be bound fails now, not after the model's work
+                retarget.validate_target(context, arm)
+            except retarget.MapError as exc:
+                self.report({'ERROR'}, f"Cannot bake onto '{arm.name}': {exc}")
+                return None
         settings = prefs.model_settings(context)
         return arm.name, (settings, self.prompt.strip(), float(self.seconds), int(self.seed), bool(self.clean_feet),
                           bool(self.loop), self.root)

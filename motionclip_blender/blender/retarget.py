@@ -108,6 +108,14 @@ def _suggest(joint: str, bone_map: dict, expected: dict) -> str:
     return (expected.get(joint) or ("",))[0]
 
 
+def validate_target(context, arm) -> None:
+    """Everything Generate needs of a non-SMPL rig, checked before the model runs: the map, the rest or
+    reference pose, the retargeting frame. Raises MapError; stores nothing."""
+    preset, custom, _ = scene_options(context)
+    bone_map, _ = resolve_map(arm, preset, custom)
+    bind(context, arm, bone_map, store=False)
+
+
 def check_generate_target(obj, smpl_reason: str) -> tuple[bool, str]:
     """For Generate on a non-SMPL armature: ok when the panel's map fits it, else one reason covering both."""
     preset, custom, _ = scene_options(bpy.context)
@@ -163,6 +171,54 @@ def sample_pose(context, arm, rig, frames) -> np.ndarray:
     return out
 
 
+REFERENCE_PROP = "motionclip_reference"
+_REFERENCE_SAMPLES = 400  # frames of the action looked at for a standing pose (evenly spread)
+
+
+def bind(context, arm, bone_map: dict, store: bool = True):
+    """(RigRest, Retargeter, how the reference pose was chosen) for ``arm``. A rig that does not stand at rest
+    is measured against a standing frame of its action (``core.rig_reference``); that pose is stored on the
+    armature data once found, so baking a new action (which replaces the one it was found in) keeps the same
+    binding. Raises MapError saying what to change."""
+    from ..core.retarget import Retargeter, RetargetError
+    from ..core.rig_reference import find_rig_reference, rest_stands
+
+    rig = rig_rest(arm)
+    stored = arm.data.get(REFERENCE_PROP)
+    try:
+        if stored is not None and list(stored.get("bones", [])) == [b.name for b in arm.data.bones]:
+            blender_order = np.array(stored["matrices"], np.float64).reshape(-1, 4, 4)
+            reference, label = blender_order[rig.pose_order], f"{stored['label']} (stored with the rig)"
+        elif rest_stands(rig, bone_map):
+            reference, label = None, "rest pose"
+        else:
+            poses, frames = _action_poses(context, arm, rig)
+            reference, label = find_rig_reference(rig, bone_map, poses, arm.name, frames)
+            if store:
+                _store_reference(arm, rig, reference, label)
+        return rig, Retargeter(rig, bone_map, reference), label
+    except RetargetError as exc:
+        raise MapError(f"'{arm.name}': {exc}") from None
+
+
+def _action_poses(context, arm, rig):
+    """(pose matrices, their frame numbers) over the active action, or (None, None)."""
+    ad = arm.animation_data
+    if ad is None or ad.action is None:
+        return None, None
+    first, last = (int(round(f)) for f in ad.action.frame_range)
+    frames = np.unique(np.linspace(first, last, min(_REFERENCE_SAMPLES, last - first + 1)).round().astype(int))
+    return sample_pose(context, arm, rig, frames), frames
+
+
+def _store_reference(arm, rig, reference, label: str) -> None:
+    """Kept in Blender's bone order (``rig.names`` is parents-first) so the stored pose reads back on any load."""
+    in_blender_order = np.empty_like(reference)
+    in_blender_order[rig.pose_order] = reference
+    arm.data[REFERENCE_PROP] = {"bones": [b.name for b in arm.data.bones], "label": label,
+                                "matrices": in_blender_order.reshape(-1).tolist()}
+
+
 def action_frames(arm) -> tuple[int, int]:
     from . import readback
 
@@ -180,17 +236,12 @@ def read_motion(context, arm, frame_start: int | None = None, frame_end: int | N
                 preset: str = AUTO, custom: dict | None = None):
     """A mapped rig's animation (its action's range by default) -> core Motion on SMPL 24 at the scene fps.
     For encode / recognize / edit of animation made on any rig."""
-    from ..core.retarget import Retargeter, RetargetError
     from .bake import scene_fps
 
     if frame_start is None or frame_end is None:
         frame_start, frame_end = action_frames(arm)
     bone_map, _ = resolve_map(arm, preset, custom)
-    rig = rig_rest(arm)
-    try:
-        rt = Retargeter(rig, bone_map)
-    except RetargetError as exc:
-        raise MapError(f"'{arm.name}': {exc}") from None
+    rig, rt, _ = bind(context, arm, bone_map)
     pose = sample_pose(context, arm, rig, range(frame_start, frame_end + 1))
     return rt.from_rig(pose, scene_fps(context.scene))
 
@@ -225,19 +276,18 @@ def retarget_motion(context, arm, motion, name: str, *, preset: str = AUTO, cust
                     props: dict | None = None):
     """Bake a core Motion onto any mapped armature; returns (action, notes). Raises MapError / RetargetError
     before touching data; removes its action and restores the bones' rotation modes if the bake itself fails."""
-    from ..core.retarget import Retargeter, RetargetError
+    from ..core.retarget import RetargetError
     from .bake import rollback_on_failure
 
     bone_map, label = resolve_map(arm, preset, custom)
-    rig = rig_rest(arm)
+    rig, rt, reference = bind(context, arm, bone_map)
     try:
-        rt = Retargeter(rig, bone_map)
         if target_fps is not None and abs(target_fps - motion.fps) > 1e-6:
             motion = motion.resample(target_fps)
         channels = rt.to_rig(motion, root_mode, current_pose(arm, rig) if root_mode == 'KEEP_START' else None)
     except RetargetError as exc:
         raise MapError(f"'{arm.name}': {exc}") from None
-    notes = [label] + rt.warnings
+    notes = [label] + ([f"measured against its {reference}"] if reference != "rest pose" else []) + rt.warnings
     constrained = [b for b in bone_map.values() if arm.pose.bones[b].constraints]
     if constrained:
         notes.append(f"{len(constrained)} mapped bones have constraints that may override the keys "

@@ -141,6 +141,7 @@ _SMPL_POS = rest_joint_positions()
 _SMPL_FRAME = _triad(_left_vector({n: _SMPL_POS[JOINT_INDEX[n]] for p in _SIDE_PAIRS for n in p}),
                      np.array([0.0, 0.0, 1.0]))
 _SMPL_HIP_HEIGHT = float(-np.mean([_SMPL_POS[JOINT_INDEX[a], 2] for a in _ANKLES]))
+_FEET = ("left_ankle", "right_ankle", "left_foot", "right_foot")
 
 
 class Retargeter:
@@ -193,12 +194,14 @@ class Retargeter:
         self.anchor = pelvis - self.scale * self.K @ np.array([0.0, 0.0, rest_pelvis_height()])
         # The floor: the rest feet, where rigs keep their origin. Blender's BVH importer puts the origin at
         # the hips instead (its mocap keys lift the hips off it): rest feet far below the origin mean the
-        # origin's plane is the floor, or generated motion would stand a leg's length under it.
-        feet = [self.heads[self.joint_bone[JOINT_INDEX[n]]] @ _unit(up) for n in
-                ("left_ankle", "right_ankle", "left_foot", "right_foot") if JOINT_INDEX[n] in self.joint_bone]
-        feet_level = float(min(feet))
-        if feet_level < -0.25 * hip_height:  # its rest feet, moved up to the origin's plane, stand on the floor
-            self.anchor = self.anchor - feet_level * _unit(up)
+        # origin's plane is the floor, or generated motion would stand a leg's length under it. SMPL's floor
+        # then maps onto that plane, so the pelvis stands as high above it as SMPL's does (scaled) and the
+        # ankles follow; the rig's own toe joints (placed differently under the ankle by every convention)
+        # were tried as the floor and left generated feet 5-7 cm under it.
+        feet = [self.heads[self.joint_bone[JOINT_INDEX[n]]] @ _unit(up) for n in _FEET
+                if JOINT_INDEX[n] in self.joint_bone]
+        if min(feet) < -0.25 * hip_height:
+            self.anchor = self.anchor - (self.anchor @ _unit(up)) * _unit(up)
         self._directions()
         self.warnings = self._sanity(heads, up)
 

@@ -53,9 +53,10 @@ def rest_stands(rig: RigRest, bone_map: Mapping[str, str]) -> bool:
 
 
 def find_rig_reference(rig: RigRest, bone_map: Mapping[str, str], poses: np.ndarray | None = None,
-                       name: str = "the rig") -> tuple[np.ndarray | None, str]:
+                       name: str = "the rig", frame_numbers=None) -> tuple[np.ndarray | None, str]:
     """(reference pose matrices (B, 4, 4) or None for the rest pose, how it was chosen). ``poses``: the rig's
-    animation as armature-space pose matrices (F, B, 4, 4), needed only when the rest pose does not stand.
+    animation as armature-space pose matrices (F, B, 4, 4), needed only when the rest pose does not stand;
+    ``frame_numbers``: the scene frame of each (for the label; default 0, 1, ...).
     Raises RetargetError naming what to do when neither the rest pose nor any frame can serve."""
     idx = _joint_bones(rig, bone_map)
     if rest_stands(rig, bone_map):
@@ -74,4 +75,7 @@ def find_rig_reference(rig: RigRest, bone_map: Mapping[str, str], poses: np.ndar
         raise RetargetError(f"'{name}' stands neither in its rest pose nor upright in any frame of its action (its "
                             f"best, {found.label}, is not upright in the world): fix the rig's rest pose or its "
                             "object rotation")
-    return found.rot, f"{found.label} of its action"
+    label = found.label
+    if found.frame is not None and frame_numbers is not None:
+        label = label.replace(f"frame {found.frame}", f"frame {int(frame_numbers[found.frame])}", 1)
+    return found.rot, f"{label} of its action"
