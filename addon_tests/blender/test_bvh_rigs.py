@@ -81,7 +81,7 @@ ICLONE = DATA / "variants" / "iclone-cc-base" / "02_02.bvh"
 def test_the_standing_frame_found_once_stays_the_rigs_reference(fresh, prefs, tiny_model):
     """The iClone rig's reference is a standing frame of its mocap; baking replaces that action, and the next bake
     must still measure against the same pose (stored on the armature), not against the generated action."""
-    from motionclip_blender.blender.retarget import REFERENCE_PROP
+    from motionclip_blender.blender.binding import REFERENCE_PROP
 
     fresh.scene.render.fps = 30
     bpy.ops.import_anim.bvh(filepath=str(ICLONE))
@@ -114,3 +114,50 @@ def test_a_rig_that_cannot_stand_fails_before_the_model_runs(fresh, prefs, tiny_
     with pytest.raises(RuntimeError, match="does not stand in its rest pose .* has no animation"):
         bpy.ops.motionclip.generate(prompt="a person walks", seconds=1.0)
     assert calls == [] and len(bpy.data.actions) == actions and "motionclip_reference" not in arm.data
+
+
+@pytest.mark.parametrize("rel", ["trials/07_01.bvh", "variants/iclone-cc-base/02_02.bvh"])
+def test_blending_the_rigs_mocap_with_a_generated_clip_keeps_the_hips_continuous(fresh, prefs, rel):
+    """A = the rig's own mocap, B = a generated walk placed where A hands over, crossfaded on NLA: the pelvis
+    never steps more than 3 cm between frames (the hips sank from 0.91 m to -0.12 m across the crossfade)."""
+    prefs.checkpoint_path = ""  # the bundled model
+    bpy.ops.import_anim.bvh(filepath=str(DATA / rel), update_scene_fps=True)  # plays at the file's own rate
+    arm = fresh.active_object
+    mocap = arm.animation_data.action
+    detection = rig_maps.detect([b.name for b in arm.data.bones])
+    assert bpy.ops.motionclip.blend(action_a=mocap.name, prompt_b="a person walks", seconds=1.0,
+                                    crossfade=10) == {'FINISHED'}
+    pelvis = arm.pose.bones[detection.bone_map["pelvis"]]
+    ankle = arm.pose.bones[detection.bone_map["left_ankle"]]
+    hip = arm.pose.bones[detection.bone_map["left_hip"]]
+    first = int(mocap.frame_range[0])
+    last = max(int(s.frame_end) for t in arm.animation_data.nla_tracks for s in t.strips)
+    path, legs = [], []
+    for f in range(first, last + 1):
+        fresh.scene.frame_set(f)
+        path.append(np.array(arm.matrix_world @ pelvis.head))
+        legs.append(np.linalg.norm(np.array(arm.matrix_world @ hip.head) - np.array(arm.matrix_world @ ankle.head)))
+    metres = np.median(legs) / 0.84  # the rig's units per metre, from its hip-to-ankle length
+    steps = np.linalg.norm(np.diff(path, axis=0), axis=-1) / metres
+    seam = int(mocap.frame_range[1]) - first
+    handover = steps[seam - 10 - 3:seam + 3]  # the crossfade and a few frames either side
+    own = max(steps[:seam - 13].max(), steps[seam + 3:].max())  # the clips' own fastest frame
+    print(f"{rel}: largest pelvis step across the handover {handover.max() * 100:.1f} cm, the clips' own "
+          f"largest {own * 100:.1f} cm (at {fresh.scene.render.fps} fps)")
+    # 3 cm, or no more than the clips' own motion at this frame rate (this iClone take moves 3.6 cm per frame)
+    assert handover.max() <= max(0.03, own)
+
+
+def test_generated_parts_of_a_blend_stand_on_the_actions_floor():
+    from motionclip_blender.blender.latent_work import _on_the_floor_of
+    from motionclip_blender.core.mocap import floor_level
+    from motionclip_blender.core.motion import Motion
+
+    action, generated = Motion.rest(20), Motion.rest(20)
+    action.translation[:, 2] += 0.4  # a take on a 40 cm platform
+    parts = [action, generated]
+    _on_the_floor_of(parts, [True, False])
+    assert parts[0] is action and abs(floor_level(parts[1]) - floor_level(action)) < 1e-6
+    alone = [Motion.rest(20)]
+    _on_the_floor_of(alone, [False])  # no action: generated motion keeps z = 0
+    assert abs(floor_level(alone[0])) < 1e-6

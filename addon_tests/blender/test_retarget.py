@@ -258,7 +258,18 @@ def test_failed_retarget_bake_restores_rotation_modes(fresh, walk, monkeypatch):
     monkeypatch.undo()
     src = source_rig(walk)
     bpy.ops.motionclip.retarget(source=src.name, target=tgt.name)
-    assert tgt.pose.bones["mixamorig:LeftForeArm"].rotation_mode == 'QUATERNION'
+    # Euler bones keep their mode (the rig's other actions key Euler angles) and get the same pose as a
+    # quaternion bake: compare with a twin rig left in quaternions
+    assert tgt.pose.bones["mixamorig:LeftForeArm"].rotation_mode == 'XYZ'
+    paths = {fc.data_path for fc in bake.action_fcurves(tgt.animation_data.action)}
+    assert 'pose.bones["mixamorig:LeftForeArm"].rotation_euler' in paths
+    twin = build_armature(rb.mixamo(), "Twin")
+    bpy.ops.motionclip.retarget(source=src.name, target=twin.name)
+    for f in (1, 15, 30):
+        fresh.scene.frame_set(f)
+        for name in ("mixamorig:LeftForeArm", "mixamorig:Spine", "mixamorig:LeftHand"):
+            assert np.allclose(np.array(tgt.pose.bones[name].matrix), np.array(twin.pose.bones[name].matrix),
+                               atol=1e-4), (f, name)
 
 
 def test_source_actions_without_bone_keys_or_with_nan_keys_are_refused(fresh, walk):

@@ -89,6 +89,7 @@ def sequence(settings, a, b, *, seconds: float, crossfade: int, transition_secon
         names.append("transition")
     parts.append(clip_b)
     names.append(label_of(b))
+    _on_the_floor_of(parts, [not isinstance(x, str) for x in ([a] + [None] * (len(parts) - 2) + [b])])
     # A crossfade longer than a clip would blend past its start: clamp to the shortest clip.
     crossfade = int(max(0, min(crossfade, min(len(p) for p in parts) - 1)))
     job.step(0.9, "aligning")
@@ -97,6 +98,24 @@ def sequence(settings, a, b, *, seconds: float, crossfade: int, transition_secon
         prev = aligned[-1]
         aligned.append(align_start(part, prev, seam_index(len(prev), crossfade)))
     return {"clips": aligned, "crossfade": crossfade, "names": names, "model": str(model.name)}
+
+
+def _on_the_floor_of(parts: list, from_action: list[bool]) -> None:
+    """Generated parts stand on z = 0; an action need not (a take recorded with a floor offset or on a
+    platform, a rig whose foot joints sit higher above its soles than SMPL's: the iClone CC take read back
+    stands 8 cm up). Generated parts move onto the floor of the first action clip, measured the same way
+    (``mocap.floor_level``), so the hips cross the seam level (in place; actions are never moved)."""
+    from ..core.mocap import floor_level
+
+    actions = [p for p, is_action in zip(parts, from_action) if is_action]
+    if not actions:
+        return
+    level = floor_level(actions[0])
+    for i, is_action in enumerate(from_action):
+        if not is_action and abs(level) > 1e-6:
+            moved = parts[i].translation.copy()
+            moved[:, 2] += level
+            parts[i] = type(parts[i])(parts[i].rotations, moved, parts[i].fps)
 
 
 def mix(settings, a, b, *, alpha: float, seconds: float, job):

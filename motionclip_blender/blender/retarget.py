@@ -113,6 +113,8 @@ def validate_target(context, arm) -> None:
     reference pose, the retargeting frame. Raises MapError; stores nothing."""
     preset, custom, _ = scene_options(context)
     bone_map, _ = resolve_map(arm, preset, custom)
+    from .binding import bind
+
     bind(context, arm, bone_map, store=False)
 
 
@@ -171,54 +173,6 @@ def sample_pose(context, arm, rig, frames) -> np.ndarray:
     return out
 
 
-REFERENCE_PROP = "motionclip_reference"
-_REFERENCE_SAMPLES = 400  # frames of the action looked at for a standing pose (evenly spread)
-
-
-def bind(context, arm, bone_map: dict, store: bool = True):
-    """(RigRest, Retargeter, how the reference pose was chosen) for ``arm``. A rig that does not stand at rest
-    is measured against a standing frame of its action (``core.rig_reference``); that pose is stored on the
-    armature data once found, so baking a new action (which replaces the one it was found in) keeps the same
-    binding. Raises MapError saying what to change."""
-    from ..core.retarget import Retargeter, RetargetError
-    from ..core.rig_reference import find_rig_reference, rest_stands
-
-    rig = rig_rest(arm)
-    stored = arm.data.get(REFERENCE_PROP)
-    try:
-        if stored is not None and list(stored.get("bones", [])) == [b.name for b in arm.data.bones]:
-            blender_order = np.array(stored["matrices"], np.float64).reshape(-1, 4, 4)
-            reference, label = blender_order[rig.pose_order], f"{stored['label']} (stored with the rig)"
-        elif rest_stands(rig, bone_map):
-            reference, label = None, "rest pose"
-        else:
-            poses, frames = _action_poses(context, arm, rig)
-            reference, label = find_rig_reference(rig, bone_map, poses, arm.name, frames)
-            if store:
-                _store_reference(arm, rig, reference, label)
-        return rig, Retargeter(rig, bone_map, reference), label
-    except RetargetError as exc:
-        raise MapError(f"'{arm.name}': {exc}") from None
-
-
-def _action_poses(context, arm, rig):
-    """(pose matrices, their frame numbers) over the active action, or (None, None)."""
-    ad = arm.animation_data
-    if ad is None or ad.action is None:
-        return None, None
-    first, last = (int(round(f)) for f in ad.action.frame_range)
-    frames = np.unique(np.linspace(first, last, min(_REFERENCE_SAMPLES, last - first + 1)).round().astype(int))
-    return sample_pose(context, arm, rig, frames), frames
-
-
-def _store_reference(arm, rig, reference, label: str) -> None:
-    """Kept in Blender's bone order (``rig.names`` is parents-first) so the stored pose reads back on any load."""
-    in_blender_order = np.empty_like(reference)
-    in_blender_order[rig.pose_order] = reference
-    arm.data[REFERENCE_PROP] = {"bones": [b.name for b in arm.data.bones], "label": label,
-                                "matrices": in_blender_order.reshape(-1).tolist()}
-
-
 def action_frames(arm) -> tuple[int, int]:
     from . import readback
 
@@ -240,6 +194,8 @@ def read_motion(context, arm, frame_start: int | None = None, frame_end: int | N
 
     if frame_start is None or frame_end is None:
         frame_start, frame_end = action_frames(arm)
+    from .binding import bind
+
     bone_map, _ = resolve_map(arm, preset, custom)
     rig, rt, _ = bind(context, arm, bone_map)
     pose = sample_pose(context, arm, rig, range(frame_start, frame_end + 1))
@@ -263,12 +219,36 @@ def bake_channels(arm, channels, name: str, start_frame: int = 1, props: dict | 
             write_fcurve(new_fcurve(path, i, bone), frames[:1] if const else frames, v[:1] if const else v)
 
     write(channels.location_bone, "location", channels.location)
+    for bone in channels.still:
+        write(bone, "location", np.zeros((1, 3), np.float32))
     for k, bone in enumerate(channels.bones):
-        write(bone, "rotation_quaternion", channels.quaternions[:, k])
-    for bone in channels.bones:
-        arm.pose.bones[bone].rotation_mode = 'QUATERNION'
+        mode = arm.pose.bones[bone].rotation_mode
+        if mode in EULER_ORDERS:  # the rig's other actions (its mocap) key Euler angles: keep its mode
+            write(bone, "rotation_euler", continuous_euler(channels.quaternions[:, k], mode))
+        else:
+            write(bone, "rotation_quaternion", channels.quaternions[:, k])
+            arm.pose.bones[bone].rotation_mode = 'QUATERNION'
     assign_action(arm, action, slot)
     return action
+
+
+EULER_ORDERS = ('XYZ', 'XZY', 'YXZ', 'YZX', 'ZXY', 'ZYX')
+
+
+def continuous_euler(quats: np.ndarray, order: str) -> np.ndarray:
+    """(F, 4) w-first quaternions -> (F, 3) Euler angles in ``order``, each frame the equivalent closest to
+    the previous one (mathutils' compatible conversion), so the curves never jump by 2π or flip branches.
+    Switching Euler bones to quaternions instead broke every other action of the rig: an imported BVH's
+    Euler keys stop applying, and an NLA blend of the mocap with a generated clip played the mocap unrotated."""
+    from mathutils import Quaternion
+
+    out = np.empty((len(quats), 3), np.float32)
+    previous = None
+    for f, q in enumerate(quats.astype(np.float64)):
+        e = Quaternion(q).to_euler(order) if previous is None else Quaternion(q).to_euler(order, previous)
+        out[f] = e
+        previous = e
+    return out
 
 
 def retarget_motion(context, arm, motion, name: str, *, preset: str = AUTO, custom: dict | None = None,
@@ -278,6 +258,8 @@ def retarget_motion(context, arm, motion, name: str, *, preset: str = AUTO, cust
     before touching data; removes its action and restores the bones' rotation modes if the bake itself fails."""
     from ..core.retarget import RetargetError
     from .bake import rollback_on_failure
+
+    from .binding import bind
 
     bone_map, label = resolve_map(arm, preset, custom)
     rig, rt, reference = bind(context, arm, bone_map)

@@ -392,11 +392,14 @@ def _added_pose_frames(world: torch.Tensor, ref_rot: torch.Tensor, idx: dict[int
     return count
 
 
+def floor_level(motion: Motion, percentile: float = GROUND_PERCENTILE) -> float:
+    """Where the clip's floor is: the low percentile over the clip of its lowest foot joint's height."""
+    return float(np.percentile(motion.joint_positions()[:, _FOOT_JOINTS, 2].min(axis=1), percentile))
+
+
 def ground(motion: Motion, percentile: float = GROUND_PERCENTILE) -> Motion:
-    """Shift the clip vertically so the lowest foot joint's low percentile over the clip is at z = 0
-    (one shift per clip: jumps stay in the air, a few noisy frames may dip below)."""
-    pos = motion.joint_positions()
-    lowest = pos[:, _FOOT_JOINTS, 2].min(axis=1)
+    """Shift the clip vertically so its ``floor_level`` is at z = 0 (one shift per clip: jumps stay in the
+    air, a few noisy frames may dip below)."""
     trans = motion.translation.copy()
-    trans[:, 2] -= np.percentile(lowest, percentile)
+    trans[:, 2] -= floor_level(motion, percentile)
     return Motion(motion.rotations, trans, motion.fps)

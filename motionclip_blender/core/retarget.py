@@ -107,6 +107,9 @@ class PoseChannels:
     quaternions: np.ndarray  # (F, len(bones), 4) float32, sign-continuous over time
     location_bone: str
     location: np.ndarray  # (F, 3) float32
+    # bones above location_bone whose location must be keyed at zero: the root path assumes them there, and a
+    # mocap action underneath (NLA) would otherwise add its own root travel through them
+    still: list[str] = field(default_factory=list)
 
 
 def _rot_between(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -328,7 +331,15 @@ class Retargeter:
         quats = R.matrix_to_quaternion(torch.from_numpy(basis)).numpy()
         loc = self._root_location(deltas, self.anchor + self.scale * motion.translation.astype(np.float64) @ self.K.T)
         return PoseChannels([self.rig.names[b] for b in keyed], _sign_continuous(quats).astype(np.float32),
-                            self.rig.names[self.location_bone()], loc.astype(np.float32))
+                            self.rig.names[self.location_bone()], loc.astype(np.float32),
+                            [self.rig.names[b] for b in self._ancestors(self.location_bone())])
+
+    def _ancestors(self, b: int) -> list[int]:
+        out = []
+        while self.rig.parents[b] >= 0:
+            b = self.rig.parents[b]
+            out.append(b)
+        return out
 
     def _posed_heads(self, deltas: np.ndarray, chain: list[int]) -> np.ndarray:
         """(F, len(chain), 3) heads of a parent-to-child chain of bones without location keys, posed by ``deltas``

@@ -1,0 +1,59 @@
+"""Binding a rig: which pose its bones are measured against (``core.rig_reference``), kept with the rig.
+
+Most rigs stand at rest and are measured there. One that does not (Blender's BVH importer makes an iClone CC
+take into a rig resting with its legs up) is measured against a standing frame of its action; that pose is
+stored on the armature data the first time, because baking replaces the action it was found in.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .retarget import MapError, rig_rest, sample_pose
+
+REFERENCE_PROP = "motionclip_reference"
+_REFERENCE_SAMPLES = 400  # frames of the action looked at for a standing pose (evenly spread)
+
+
+def bind(context, arm, bone_map: dict, store: bool = True):
+    """(RigRest, Retargeter, how the reference pose was chosen) for ``arm``. A rig that does not stand at rest
+    is measured against a standing frame of its action (``core.rig_reference``); that pose is stored on the
+    armature data once found, so baking a new action (which replaces the one it was found in) keeps the same
+    binding. Raises MapError saying what to change."""
+    from ..core.retarget import Retargeter, RetargetError
+    from ..core.rig_reference import find_rig_reference, rest_stands
+
+    rig = rig_rest(arm)
+    stored = arm.data.get(REFERENCE_PROP)
+    try:
+        if stored is not None and list(stored.get("bones", [])) == [b.name for b in arm.data.bones]:
+            blender_order = np.array(stored["matrices"], np.float64).reshape(-1, 4, 4)
+            reference, label = blender_order[rig.pose_order], f"{stored['label']} (stored with the rig)"
+        elif rest_stands(rig, bone_map):
+            reference, label = None, "rest pose"
+        else:
+            poses, frames = _action_poses(context, arm, rig)
+            reference, label = find_rig_reference(rig, bone_map, poses, arm.name, frames)
+            if store:
+                _store_reference(arm, rig, reference, label)
+        return rig, Retargeter(rig, bone_map, reference), label
+    except RetargetError as exc:
+        raise MapError(f"'{arm.name}': {exc}") from None
+
+
+def _action_poses(context, arm, rig):
+    """(pose matrices, their frame numbers) over the active action, or (None, None)."""
+    ad = arm.animation_data
+    if ad is None or ad.action is None:
+        return None, None
+    first, last = (int(round(f)) for f in ad.action.frame_range)
+    frames = np.unique(np.linspace(first, last, min(_REFERENCE_SAMPLES, last - first + 1)).round().astype(int))
+    return sample_pose(context, arm, rig, frames), frames
+
+
+def _store_reference(arm, rig, reference, label: str) -> None:
+    """Kept in Blender's bone order (``rig.names`` is parents-first) so the stored pose reads back on any load."""
+    in_blender_order = np.empty_like(reference)
+    in_blender_order[rig.pose_order] = reference
+    arm.data[REFERENCE_PROP] = {"bones": [b.name for b in arm.data.bones], "label": label,
+                                "matrices": in_blender_order.reshape(-1).tolist()}
