@@ -37,123 +37,35 @@ lands on the rig's rest pelvis: p = A + s·K·t with A = head_pelvis − s·K·(
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Mapping, Sequence
+from typing import Mapping
 
 import numpy as np
 import torch
 
-from .errors import MotionCLIPError
 from . import rotations as R
 from .kinematics import forward_kinematics, world_to_local
 from .motion import Motion
 from .rig_maps import missing_required
 from .skeleton import (
-    JOINT_INDEX, JOINT_NAMES, NUM_JOINTS, PARENTS, PRIMARY_CHILD, REST_OFFSETS, leaf_tip, rest_joint_positions,
-    rest_pelvis_height,
+    JOINT_INDEX, JOINT_NAMES, NUM_JOINTS, PARENTS, PRIMARY_CHILD, REST_OFFSETS, leaf_tip, rest_pelvis_height,
 )
 
-ROOT_MODES = ("FULL", "IN_PLACE", "KEEP_START")
-_SIDE_PAIRS = (("left_hip", "right_hip"), ("left_shoulder", "right_shoulder"))
-_ANKLES = ("left_ankle", "right_ankle")
-
-
-class RetargetError(MotionCLIPError, ValueError):
-    """The rig or map cannot be retargeted; the message says what to fix."""
-
-
-@dataclass
-class RigRest:
-    """What the math needs from one armature at rest (all armature space, as Blender stores it)."""
-
-    names: list[str]
-    parents: list[int]  # index into names, -1 for roots; parents come before children
-    rest: np.ndarray  # (B, 4, 4) bone.matrix_local
-    tails: np.ndarray  # (B, 3) bone.tail_local
-    object_matrix: np.ndarray = field(default_factory=lambda: np.eye(4))
-    connected: list[bool] | None = None  # use_connect: a connected bone ignores location keys
-
-    @classmethod
-    def build(cls, names: Sequence[str], parent_names: Sequence[str | None], rest, tails, object_matrix=None,
-              connected: Sequence[bool] | None = None) -> "RigRest":
-        """Any bone order in; parents-before-children out."""
-        index = {n: i for i, n in enumerate(names)}
-        order, seen = [], set()
-
-        def visit(i):
-            if i in seen:
-                return
-            p = parent_names[i]
-            if p is not None:
-                visit(index[p])
-            seen.add(i)
-            order.append(i)
-
-        for i in range(len(names)):
-            visit(i)
-        new = {old: k for k, old in enumerate(order)}
-        parents = [new[index[parent_names[i]]] if parent_names[i] is not None else -1 for i in order]
-        return cls([names[i] for i in order], parents, np.asarray(rest, np.float64)[order],
-                   np.asarray(tails, np.float64)[order],
-                   np.eye(4) if object_matrix is None else np.asarray(object_matrix, np.float64),
-                   [bool(connected[i]) for i in order] if connected is not None else None)
-
-
-@dataclass
-class PoseChannels:
-    """Bone-space pose channels for a bake: quaternions for ``bones`` and a location for ``location_bone``."""
-
-    bones: list[str]
-    quaternions: np.ndarray  # (F, len(bones), 4) float32, sign-continuous over time
-    location_bone: str
-    location: np.ndarray  # (F, 3) float32
-    # bones above location_bone whose location must be keyed at zero: the root path assumes them there, and a
-    # mocap action underneath (NLA) would otherwise add its own root travel through them
-    still: list[str] = field(default_factory=list)
-
-
-def _rot_between(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    return R.rotation_between(torch.from_numpy(np.asarray(a, np.float64)),
-                              torch.from_numpy(np.asarray(b, np.float64))).numpy()
-
-
-def _unit(v: np.ndarray) -> np.ndarray:
-    return v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-12)
-
-
-def _triad(left: np.ndarray, up: np.ndarray) -> np.ndarray:
-    """Columns (left, forward-ish, up) of a right-handed frame: the SMPL frame's (+X, +Y, +Z)."""
-    up = _unit(up)
-    left = _unit(left - (left @ up) * up)
-    return np.stack([left, np.cross(up, left), up], axis=1)
-
-
-def _left_vector(heads: Mapping[str, np.ndarray]) -> np.ndarray:
-    return sum(heads[a] - heads[b] for a, b in _SIDE_PAIRS)
-
-
-def _sign_continuous(quats: np.ndarray) -> np.ndarray:
-    """Flip keys that point away from the previous key so fcurves interpolate the short way."""
-    step = np.where((quats[1:] * quats[:-1]).sum(-1) < 0, -1.0, 1.0)
-    quats = quats.copy()
-    quats[1:] *= np.cumprod(step, axis=0)[..., None]
-    return quats
-
-
-_SMPL_POS = rest_joint_positions()
-_SMPL_FRAME = _triad(_left_vector({n: _SMPL_POS[JOINT_INDEX[n]] for p in _SIDE_PAIRS for n in p}),
-                     np.array([0.0, 0.0, 1.0]))
-_SMPL_HIP_HEIGHT = float(-np.mean([_SMPL_POS[JOINT_INDEX[a], 2] for a in _ANKLES]))
-_FEET = ("left_ankle", "right_ankle", "left_foot", "right_foot")
+from .rig_frames import (  # noqa: F401  (RigRest, PoseChannels, RetargetError, angle_deg: re-exported)
+    _ANKLES, _FEET, _SIDE_PAIRS, _SMPL_FRAME, _SMPL_POS, _SMPL_STANDING, ROOT_MODES, PoseChannels,
+    RetargetError, RigRest, _body_up, _left_vector, _rot_between, _sign_continuous, _standing_height, _triad, _unit,
+    angle_deg,  # noqa: F401
+)
 
 
 class Retargeter:
     """One rig and its bone map: SMPL Motion -> pose channels (``to_rig``) and posed bones -> Motion
     (``from_rig``). Raises RetargetError for maps missing required joints or rigs without a usable frame.
     ``reference``: armature-space pose matrices (B, 4, 4) of a standing pose when the rest pose is not one
-    (``find_rig_reference``); None measures against the rest pose."""
+    (``find_rig_reference``); None measures against the rest pose. ``floor``: where SMPL's floor lands, along
+    up in armature units (None: from the rest pose, see ``_anchor``)."""
 
-    def __init__(self, rig: RigRest, bone_map: Mapping[str, str], reference: np.ndarray | None = None):
+    def __init__(self, rig: RigRest, bone_map: Mapping[str, str], reference: np.ndarray | None = None,
+                 floor: float | None = None):
         missing = missing_required(bone_map)
         if missing:
             raise RetargetError("missing required joints: " + ", ".join(missing))
@@ -180,6 +92,8 @@ class Retargeter:
         self.object_scale = det ** (1.0 / 3.0)
         up = (m3 / self.object_scale).T @ np.array([0.0, 0.0, 1.0])  # world up in armature space
         heads = {JOINT_NAMES[j]: self.heads[b] for j, b in self.joint_bone.items()}
+        self.world_up = up
+        up = _body_up(heads, up)
         left = _left_vector(heads)
         if np.linalg.norm(left - (left @ up) * up) < 1e-6 * max(np.linalg.norm(left), 1e-12) or \
                 np.linalg.norm(left) < 1e-9:
@@ -193,20 +107,31 @@ class Retargeter:
         if hip_height <= 0:
             raise RetargetError("the rig's pelvis is not above its ankles in its reference pose (upside down, "
                                 "a rest pose that is no standing body, or a wrong map)")
-        self.scale = hip_height / _SMPL_HIP_HEIGHT
-        self.anchor = pelvis - self.scale * self.K @ np.array([0.0, 0.0, rest_pelvis_height()])
-        # The floor: the rest feet, where rigs keep their origin. Blender's BVH importer puts the origin at
-        # the hips instead (its mocap keys lift the hips off it): rest feet far below the origin mean the
-        # origin's plane is the floor, or generated motion would stand a leg's length under it. SMPL's floor
-        # then maps onto that plane, so the pelvis stands as high above it as SMPL's does (scaled) and the
-        # ankles follow; the rig's own toe joints (placed differently under the ankle by every convention)
-        # were tried as the floor and left generated feet 5-7 cm under it.
-        feet = [self.heads[self.joint_bone[JOINT_INDEX[n]]] @ _unit(up) for n in _FEET
-                if JOINT_INDEX[n] in self.joint_bone]
-        if min(feet) < -0.25 * hip_height:
-            self.anchor = self.anchor - (self.anchor @ _unit(up)) * _unit(up)
+        # Scale from the standing hip height, with the legs counted by their length (hip -> knee -> ankle) so a
+        # reference taken from the animation with its knees bent still measures it standing (its 4 % lower hip
+        # put 12 cm of drift into a 2-s walk read back); a straight standing rest measures the same as before.
+        self.scale = _standing_height(self.heads, self.joint_bone, _unit(up)) / _SMPL_STANDING
+        self.anchor = self._anchor(_unit(up), hip_height, floor)
         self._directions()
         self.warnings = self._sanity(heads, up)
+
+    def _anchor(self, up: np.ndarray, hip_height: float, floor: float | None) -> np.ndarray:
+        """Where SMPL's origin lands, and ``self.floor``. Horizontally SMPL's standing pelvis lands on the
+        reference pelvis. Vertically SMPL's floor lands on ``floor`` when given (a reference pose taken from an
+        animation may have bent knees or a heel up: its own height says little, and the rig's floor is the
+        armature's origin plane, where the object stands). Else SMPL's standing pelvis lands on the rest pelvis
+        (the rest feet are the floor), except for rigs that rest with their feet far below the origin: Blender's
+        BVH importer puts the hips there (its mocap keys lift them off it), so the origin's plane is the floor,
+        or generated motion would stand a leg's length under it."""
+        anchor = self.heads[self.joint_bone[0]] - self.scale * self.K @ np.array([0.0, 0.0, rest_pelvis_height()])
+        if floor is None:
+            feet = min(self.heads[self.joint_bone[JOINT_INDEX[n]]] @ up for n in _FEET if JOINT_INDEX[n] in self.joint_bone)
+            if feet >= -0.25 * hip_height:
+                self.floor = float(feet)
+                return anchor
+            floor = 0.0
+        self.floor = float(floor)
+        return anchor + (floor - anchor @ up) * up
 
     # --- rest alignment ---------------------------------------------------------------------------
     def _directions(self) -> None:
@@ -240,9 +165,9 @@ class Retargeter:
         shoulders = heads["left_shoulder"] - heads["right_shoulder"]
         if hips @ shoulders < 0:
             out.append("left and right look swapped between hips and shoulders: check the bone map")
-        if (heads["head"] - heads["pelvis"]) @ up < 0.5 * np.linalg.norm(heads["head"] - heads["pelvis"]):
-            out.append("the rig does not stand upright in the world in its reference pose: rotations follow "
-                       "world up")
+        if up @ self.world_up < 0.8:
+            out.append("the rig does not stand upright in the world in its reference pose (a Z-up file read as "
+                       "Y-up lies on its back): up is taken from its body, so its motion lies as its mocap does")
         return out
 
     # --- SMPL -> rig ------------------------------------------------------------------------------
@@ -416,8 +341,3 @@ class Retargeter:
                 u = _SMPL_POS[child] - _SMPL_POS[j] if child is not None else leaf_tip(j)
                 out.append(_unit(world[:, j] @ u))
         return np.stack(out, 1)
-
-
-def angle_deg(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Angle between unit vectors, degrees (clipped dot: exact parallels give 0, not NaN)."""
-    return np.degrees(np.arccos(np.clip((a * b).sum(-1), -1.0, 1.0)))

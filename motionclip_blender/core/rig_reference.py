@@ -66,16 +66,27 @@ def find_rig_reference(rig: RigRest, bone_map: Mapping[str, str], poses: np.ndar
                             "has no animation to find a standing frame in: give it an action with a standing "
                             "frame (mocap files have a T-pose at frame 0) or fix its rest pose")
     poses = np.asarray(poses, np.float64)
+    heads, lying = poses[:, :, :3, 3], ""
     try:
-        found = find_reference(name, rig.rest[:, :3, 3], None, poses[:, :, :3, 3], poses, idx,
-                               _upright(rig, idx))
-    except MotionFileError as exc:
-        raise RetargetError(str(exc)) from None
-    if not _stands(rig, found.rot[:, :3, 3], idx):
-        raise RetargetError(f"'{name}' stands neither in its rest pose nor upright in any frame of its action (its "
-                            f"best, {found.label}, is not upright in the world): fix the rig's rest pose or its "
-                            "object rotation")
+        found = find_reference(name, rig.rest[:, :3, 3], None, heads, poses, idx, _upright(rig, idx))
+        if found.rot is None or not _stands(rig, found.rot[:, :3, 3], idx):
+            raise MotionFileError("no pose upright in the world")
+    except MotionFileError:
+        # nothing stands along world up: an importer laid the whole take down (a Z-up file read as Y-up). Take
+        # the body's own up, as the mocap importer does with files: the motion then lies as the mocap does.
+        try:
+            found = find_reference(name, rig.rest[:, :3, 3], None, heads, poses, idx)
+        except MotionFileError as exc:
+            raise RetargetError(str(exc)) from None
+        pose = rig.rest[:, :3, 3] if found.rot is None else found.rot[:, :3, 3]
+        if not standing_pose(pose, idx):  # an estimate from a tumbling take is no pose to bind a rig to
+            raise RetargetError(f"'{name}' stands neither in its rest pose nor in any frame of its action (head over "
+                                "pelvis over straight legs): fix its rest pose, or give it an action with a "
+                                "standing frame")
+        lying = ", lying in the world"
+        if found.rot is None:
+            return None, f"{found.label}{lying}"
     label = found.label
     if found.frame is not None and frame_numbers is not None:
         label = label.replace(f"frame {found.frame}", f"frame {int(frame_numbers[found.frame])}", 1)
-    return found.rot, f"{label} of its action"
+    return found.rot, f"{label} of its action{lying}"
