@@ -47,6 +47,17 @@ def _stands(rig: RigRest, heads: np.ndarray, idx: dict[int, int]) -> bool:
     return _upright(rig, idx)(heads) and standing_pose(heads, idx)
 
 
+def _bindable(heads: np.ndarray, idx: dict[int, int], up: np.ndarray | None) -> bool:
+    """Enough of a body to bind to (an estimate from a take that never stands straight, e.g. dribbling in a
+    crouch): the head over the pelvis along ``up`` (default: the body's own axis) and the pelvis above both
+    ankles."""
+    pelvis, head = heads[idx[0]], heads[idx[JOINT_INDEX["head"]]]
+    spine = head - pelvis
+    up = spine / max(float(np.linalg.norm(spine)), 1e-12) if up is None else up
+    return float(spine @ up) >= 0.8 * float(np.linalg.norm(spine)) and all(
+        float((pelvis - heads[idx[JOINT_INDEX[a]]]) @ up) > 0 for a in ("left_ankle", "right_ankle"))
+
+
 def rest_stands(rig: RigRest, bone_map: Mapping[str, str]) -> bool:
     """Does the rest pose stand upright? Then it is the reference."""
     return _stands(rig, rig.rest[:, :3, 3], _joint_bones(rig, bone_map))
@@ -69,7 +80,7 @@ def find_rig_reference(rig: RigRest, bone_map: Mapping[str, str], poses: np.ndar
     heads, lying = poses[:, :, :3, 3], ""
     try:
         found = find_reference(name, rig.rest[:, :3, 3], None, heads, poses, idx, _upright(rig, idx))
-        if found.rot is None or not _stands(rig, found.rot[:, :3, 3], idx):
+        if found.rot is None or not _bindable(found.rot[:, :3, 3], idx, _world_up(rig)):
             raise MotionFileError("no pose upright in the world")
     except MotionFileError:
         # nothing stands along world up: an importer laid the whole take down (a Z-up file read as Y-up). Take
@@ -79,7 +90,7 @@ def find_rig_reference(rig: RigRest, bone_map: Mapping[str, str], poses: np.ndar
         except MotionFileError as exc:
             raise RetargetError(str(exc)) from None
         pose = rig.rest[:, :3, 3] if found.rot is None else found.rot[:, :3, 3]
-        if not standing_pose(pose, idx):  # an estimate from a tumbling take is no pose to bind a rig to
+        if not _bindable(pose, idx, None):  # an estimate from a tumbling take is no pose to bind a rig to
             raise RetargetError(f"'{name}' stands neither in its rest pose nor in any frame of its action (head over "
                                 "pelvis over straight legs): fix its rest pose, or give it an action with a "
                                 "standing frame")
