@@ -68,6 +68,10 @@ class MOTIONCLIP_OT_blend(_LatentOperator, bpy.types.Operator):
             if self.crossfade >= min(lengths):
                 raise _BadInput(f"Crossfade of {self.crossfade} frames is not shorter than the clips "
                                 f"({lengths[0]} and {lengths[1]} frames)")
+            if act_a and abs(readback.action_rate(bpy.data.actions[act_a], context.scene) - fps) > 1e-6:
+                raise _BadInput(f"Action '{act_a}' is set to {bpy.data.actions[act_a].motionclip_fps:g} fps and the "
+                                f"scene plays {fps:g}: on NLA it would play at the wrong speed; set the scene's frame "
+                                "rate to the action's (or its Action FPS to 0) to sequence it")
             start = readback.frame_range(bpy.data.actions[act_a])[0] if act_a else context.scene.frame_start
             return {"a": a, "b": b, "labels": (label_a, label_b), "action_a": act_a, "fps": fps, "start": start}
         return {"a": a, "b": b, "labels": (label_a, label_b)}
@@ -242,7 +246,8 @@ class MOTIONCLIP_OT_recognize(_LatentOperator, bpy.types.Operator):
         if not labels:
             raise _BadInput("The label list is empty: add labels in the MotionCLIP panel (or Reset to the defaults)")
         motion, label, name = resolve_source(arm, "", self.action, "Recognize", use_active=True)
-        return {"motion": motion, "labels": labels, "action": name, "seed_defaults": seed_defaults}
+        timing = readback.timing_note(motion, bpy.data.actions[name])  # a slowed-down take ranks the wrong labels
+        return {"motion": motion, "labels": labels, "action": name, "seed_defaults": seed_defaults, "timing": timing}
 
     def _job_text(self, plan):
         return f"recognizing '{plan['action'][:30]}'"
@@ -267,6 +272,8 @@ class MOTIONCLIP_OT_recognize(_LatentOperator, bpy.types.Operator):
             item = store.items.add()
             item.name, item.score = label, score
         self.report({'INFO'}, f"'{plan['action']}': " + ", ".join(f"{l} {s:.2f}" for l, s in ranked))
+        if plan["timing"]:
+            self.report({'WARNING'}, plan["timing"])
         return {'FINISHED'}
 
 

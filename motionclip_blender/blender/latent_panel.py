@@ -222,6 +222,9 @@ class VIEW3D_PT_motionclip_recognize(_Child, bpy.types.Panel):
         col = layout.column()
         col.enabled = not _busy(context)
         col.operator("motionclip.recognize", icon='VIEWZOOM')
+        action = obj.animation_data.action if obj is not None and obj.animation_data else None
+        if action is not None:
+            layout.prop(action, "motionclip_fps")
         result = getattr(obj, "motionclip_recognition", None) if obj is not None else None
         if result is not None and len(result.items):
             box = layout.box()
@@ -264,10 +267,15 @@ CLASSES = (*PROPERTY_CLASSES, MOTIONCLIP_OT_labels_reset, MOTIONCLIP_OT_label_ad
 
 
 def register_properties():
+    bpy.types.Action.motionclip_fps = FloatProperty(
+        name="Action FPS", default=0.0, min=0.0, max=1000.0,
+        description="Frames per second this action's keys were recorded at (mocap imported without Scale FPS "
+                    "keys one frame per mocap frame); 0 uses the scene's")
     bpy.types.Scene.motionclip_latent = PointerProperty(type=MotionCLIPLatentSettings)
     bpy.types.Object.motionclip_recognition = PointerProperty(type=MotionCLIPRecognition)
 
 
 def unregister_properties():
+    del bpy.types.Action.motionclip_fps
     del bpy.types.Object.motionclip_recognition
     del bpy.types.Scene.motionclip_latent

@@ -187,9 +187,9 @@ def action_frames(arm) -> tuple[int, int]:
 
 
 def read_motion(context, arm, frame_start: int | None = None, frame_end: int | None = None,
-                preset: str = AUTO, custom: dict | None = None):
-    """A mapped rig's animation (its action's range by default) -> core Motion on SMPL 24 at the scene fps.
-    For encode / recognize / edit of animation made on any rig."""
+                preset: str = AUTO, custom: dict | None = None, fps: float | None = None):
+    """A mapped rig's animation (its action's range by default) -> core Motion on SMPL 24, one pose per frame
+    timed at ``fps`` (default: the scene's). For encode / recognize / edit of animation made on any rig."""
     from .bake import scene_fps
 
     if frame_start is None or frame_end is None:
@@ -199,7 +199,7 @@ def read_motion(context, arm, frame_start: int | None = None, frame_end: int | N
     bone_map, _ = resolve_map(arm, preset, custom)
     rig, rt, _ = bind(context, arm, bone_map)
     pose = sample_pose(context, arm, rig, range(frame_start, frame_end + 1))
-    return rt.from_rig(pose, scene_fps(context.scene))
+    return rt.from_rig(pose, fps or scene_fps(context.scene))
 
 
 # --- baking -------------------------------------------------------------------------------------
