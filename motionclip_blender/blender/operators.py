@@ -143,19 +143,20 @@ class MOTIONCLIP_OT_generate(jobs.ModelJobOperator, bpy.types.Operator):
             return {'CANCELLED'}
         motion, info = result
         modes = bake.rotation_modes(arm)
+        notes = []
         if rig.is_smpl_armature(arm)[0]:
             action = bake.apply_motion(context, arm, motion, info, set_frame_range=self.set_frame_range)
         else:
             from . import retarget
 
             try:
-                action = retarget.apply_motion(context, arm, motion, info, set_frame_range=self.set_frame_range)
+                action, notes = retarget.apply_motion(context, arm, motion, info, set_frame_range=self.set_frame_range)
             except retarget.MapError as exc:
                 self.report({'ERROR'}, f"Retarget failed: {exc}")
                 return {'CANCELLED'}
-        note = bake.mode_note(arm, modes)
+        notes = notes + [n for n in (bake.mode_note(arm, modes),) if n]
         self.report({'INFO'}, f"Baked '{action.name}' ({action.frame_range[1] - action.frame_range[0] + 1:.0f} frames)"
-                              + (f"; {note}" if note else ""))
+                              + "".join(f"; {n}" for n in notes))
         return {'FINISHED'}
 
 

@@ -282,18 +282,18 @@ def retarget_motion(context, arm, motion, name: str, *, preset: str = AUTO, cust
 
 
 def apply_motion(context, arm, motion, info: dict, set_frame_range: bool = True):
-    """Generate's bake on a non-SMPL armature (the same contract as ``bake.apply_motion``)."""
+    """Generate's bake on a non-SMPL armature (``bake.apply_motion``'s contract); returns (action, notes)."""
     from .bake import action_name, finish_action, scene_fps
 
     from .bake import rollback_on_failure
 
     preset, custom, root_mode = scene_options(context)
     with rollback_on_failure(arm):
-        action, _ = retarget_motion(context, arm, motion, action_name(info.get("prompt", "motion")), preset=preset,
-                                    custom=custom, root_mode=root_mode, target_fps=scene_fps(context.scene),
-                                    props=info)
+        action, notes = retarget_motion(context, arm, motion, action_name(info.get("prompt", "motion")),
+                                        preset=preset, custom=custom, root_mode=root_mode,
+                                        target_fps=scene_fps(context.scene), props=info)
         finish_action(context.scene, action, info, set_frame_range)
-    return action
+    return action, notes[1:]  # past the map label: the reference pose used and warnings, for the report
 
 
 # --- operator -----------------------------------------------------------------------------------
