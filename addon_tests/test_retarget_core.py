@@ -181,6 +181,21 @@ def test_detection_variants_and_confidence():
     assert 0 < d.confidence < 1
 
 
+def test_humanik_and_rokoko_names_are_detected():
+    sides = [f"{side}{part}" for side in ("Left", "Right") for part in ("Shoulder", "Arm", "ForeArm", "Hand")]
+    hik = ["Character1_Reference"] + [f"Character1_{n}" for n in (
+        ["Hips", "Spine", "Spine1", "Spine2", "Spine3", "Neck", "Head"] + sides
+        + [f"{s}{p}" for s in ("Left", "Right") for p in ("UpLeg", "Leg", "Foot", "ToeBase")])]
+    d = rig_maps.detect(hik)
+    assert d.preset == "humanik" and d.ok and d.bone_map["left_knee"] == "Character1_LeftLeg"
+    assert d.bone_map["spine3"] == "Character1_Spine3"
+    rokoko = ["Hips", "Spine1", "Spine2", "Spine3", "Spine4", "Neck", "Head"] + sides + [
+        f"{s}{p}" for s in ("Left", "Right") for p in ("Thigh", "Shin", "Foot", "Toe")]
+    d = rig_maps.detect(rokoko)
+    assert d.preset == "rokoko" and d.ok and d.bone_map["left_hip"] == "LeftThigh"
+    assert d.bone_map["spine3"] == "Spine4" and d.bone_map["left_shoulder"] == "LeftArm"
+
+
 def test_missing_required_bones_is_an_error():
     rig = rb.mixamo().rig_rest()
     bone_map = rig_maps.detect(rig.names).bone_map

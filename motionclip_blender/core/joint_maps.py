@@ -96,6 +96,23 @@ JOINT_MAPS: dict[str, dict[str, tuple[str, ...]]] = {
          "foot": ("CC_Base_{s}_ToeBase",), "collar": ("CC_Base_{s}_Clavicle",),
          "shoulder": ("CC_Base_{s}_Upperarm",), "elbow": ("CC_Base_{s}_Forearm",), "wrist": ("CC_Base_{s}_Hand",),
          "hand": ("CC_Base_{s}_Mid1",)}),
+    # Autodesk HumanIK (Maya, MotionBuilder characters), often under a "Character1_" prefix; Mixamo's names
+    # came from it, so plain names tie with (and go to) the mixamo map, which maps them the same way
+    "humanik": _build(
+        {"pelvis": ("Character1_Hips", "Hips"), "spine1": ("Character1_Spine", "Spine"),
+         "spine2": ("Character1_Spine1", "Spine1"), "spine3": ("Character1_Spine3", "Character1_Spine2", "Spine3",
+                                                               "Spine2"),
+         "neck": ("Character1_Neck", "Neck"), "head": ("Character1_Head", "Head")},
+        {part: (f"Character1_{{side}}{name}", f"{{side}}{name}") for part, name in (
+            ("hip", "UpLeg"), ("knee", "Leg"), ("ankle", "Foot"), ("foot", "ToeBase"), ("collar", "Shoulder"),
+            ("shoulder", "Arm"), ("elbow", "ForeArm"), ("wrist", "Hand"), ("hand", "HandMiddle1"))}),
+    # Rokoko Studio's "Newton" body (BVH and FBX exports): Thigh / Shin / Toe, four spine bones
+    "rokoko": _build(
+        {"pelvis": ("Hips",), "spine1": ("Spine1",), "spine2": ("Spine3", "Spine2"), "spine3": ("Spine4",),
+         "neck": ("Neck",), "head": ("Head",)},
+        {"hip": ("{side}Thigh",), "knee": ("{side}Shin",), "ankle": ("{side}Foot",), "foot": ("{side}Toe",),
+         "collar": ("{side}Shoulder",), "shoulder": ("{side}Arm",), "elbow": ("{side}ForeArm",),
+         "wrist": ("{side}Hand",), "hand": ("{side}MiddleProximal", "{side}HandMiddle1")}),
     # SMPL itself: this project's names, and the SMPL FBX ones (m_avg_L_Hip, Pelvis, Spine1, ...)
     "smpl": _build(
         {n: (n, f"m_avg_{n}", f"f_avg_{n}") for n in ("pelvis", "spine1", "spine2", "spine3", "neck", "head")},
