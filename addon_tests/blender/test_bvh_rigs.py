@@ -121,7 +121,8 @@ def test_blending_the_rigs_mocap_with_a_generated_clip_keeps_the_hips_continuous
     """A = the rig's own mocap, B = a generated walk placed where A hands over, crossfaded on NLA: the pelvis
     never steps more than 3 cm between frames (the hips sank from 0.91 m to -0.12 m across the crossfade)."""
     prefs.checkpoint_path = ""  # the bundled model
-    bpy.ops.import_anim.bvh(filepath=str(DATA / rel), update_scene_fps=True)  # plays at the file's own rate
+    fresh.scene.render.fps = 120
+    bpy.ops.import_anim.bvh(filepath=str(DATA / rel), use_fps_scale=True)  # at its own speed in a 120-fps scene
     arm = fresh.active_object
     mocap = arm.animation_data.action
     detection = rig_maps.detect([b.name for b in arm.data.bones])
@@ -144,8 +145,7 @@ def test_blending_the_rigs_mocap_with_a_generated_clip_keeps_the_hips_continuous
     own = max(steps[:seam - 13].max(), steps[seam + 3:].max())  # the clips' own fastest frame
     print(f"{rel}: largest pelvis step across the handover {handover.max() * 100:.1f} cm, the clips' own "
           f"largest {own * 100:.1f} cm (at {fresh.scene.render.fps} fps)")
-    # 3 cm, or no more than the clips' own motion at this frame rate (this iClone take moves 3.6 cm per frame)
-    assert handover.max() <= max(0.03, own)
+    assert handover.max() <= 0.03
 
 
 def test_generated_parts_of_a_blend_stand_on_the_actions_floor():
