@@ -17,7 +17,7 @@ import math
 import os
 import threading
 import warnings
-from typing import Sequence, Union
+from typing import Mapping, Sequence, Union
 
 import numpy as np
 import torch
@@ -173,7 +173,7 @@ class MotionCLIP:
     # --- the operations -------------------------------------------------------------------------
     def generate(self, prompt: str, frames: int | None = None, seed: int | None = None,
                  variation: float = 0.25, source: str = "auto", clean_feet: bool = True, loop: bool = False,
-                 root: str = "full") -> Motion:
+                 root: str = "full", keys: Mapping[int, Motion] | None = None, key_root: bool = False) -> Motion:
         """Text to motion, ``frames`` long (default: the model's clip length; any length up to its limit).
 
         ``source`` "bank" (the default when the model has a latent bank, ``bank.py``): decode the latent of
@@ -182,7 +182,23 @@ class MotionCLIP:
         decode the prompt's embedding itself (the paper's way); a seed adds a perturbation of relative size
         ``variation``. Past what the windows cover, cycles repeat and one-off actions settle into a hold
         (``timeline.py``). ``clean_feet``: planted contacts, nothing under the floor (``contact.py``).
-        ``loop``: a seamless cycle (cut near ``frames``). ``root``: "full", "forward" or "in_place"."""
+        ``loop``: a seamless cycle (cut near ``frames``). ``root``: "full", "forward" or "in_place".
+        ``keys``: {frame index: one-frame Motion} the result passes through exactly (local rotations; the root
+        position too with ``key_root``), see ``keys.py``; with keys the prompt may be empty (in-betweening)."""
+        if keys is not None:
+            if loop:
+                raise InputError("keys and loop cannot be combined: closing the loop would move the keyed poses")
+            if not isinstance(prompt, str):
+                raise InputError("prompt must be a string (it may be empty with keys)")
+            if source not in ("auto", "bank", "text"):
+                raise InputError(f"source must be 'auto', 'bank' or 'text', got {source!r}")
+            if root not in timeline.ROOT_MODES:
+                raise InputError(f"root must be one of {', '.join(timeline.ROOT_MODES)}, got {root!r}")
+            from .keys import generate_with_keys
+
+            return generate_with_keys(self, prompt.strip(), self._check_frames(frames), keys, seed=seed,
+                                      variation=variation, source=source, clean_feet=clean_feet, key_root=key_root,
+                                      root=root)
         if not isinstance(prompt, str) or not prompt.strip():
             raise InputError("prompt must be a non-empty string")
         if source not in ("auto", "bank", "text"):
