@@ -74,6 +74,11 @@ ROOT_ITEMS = (('full', "Full", "Root moves as generated"),
               ('forward', "Forward Only", "Root moves only along the first frame's facing (no sideways drift)"),
               ('in_place', "In Place", "Root stays where it starts"))
 ROOT = dict(name="Root Motion", items=ROOT_ITEMS, default='full')
+USE_KEYS = dict(name="Use Keys", default=False,
+                description="Pass through the poses keyed on the armature's active action within the clip's range "
+                            "(from the scene start); with an empty prompt, in-between them")
+KEY_ROOT = dict(name="Key Root Position", default=False,
+                description="With Use Keys: hold the keyed root positions too (else only the poses)")
 
 
 class MOTIONCLIP_OT_generate(jobs.ModelJobOperator, bpy.types.Operator):
@@ -95,11 +100,13 @@ class MOTIONCLIP_OT_generate(jobs.ModelJobOperator, bpy.types.Operator):
     clean_feet: BoolProperty(**CLEAN_FEET)
     loop: BoolProperty(**LOOP)
     root: EnumProperty(**ROOT)
+    use_keys: BoolProperty(**USE_KEYS)
+    key_root: BoolProperty(**KEY_ROOT)
 
     # --- jobs.ModelJobOperator: blocking from scripts, worker thread + timer from the UI ----------
     def _prepare(self, context):
         """(target name, generate_motion args) or None after reporting; nothing is modified here."""
-        if not self.prompt.strip():
+        if not self.prompt.strip() and not self.use_keys:
             self.report({'ERROR'}, "Enter a prompt describing the motion (it is empty)")
             return None
         arm, reason = check_target(context)
@@ -118,9 +125,26 @@ class MOTIONCLIP_OT_generate(jobs.ModelJobOperator, bpy.types.Operator):
             except retarget.MapError as exc:
                 self.report({'ERROR'}, f"Cannot bake onto '{arm.name}': {exc}")
                 return None
+        keys, key_fps = None, None
+        if self.use_keys:
+            from . import readback
+            from .bake import scene_fps
+
+            if self.loop:
+                self.report({'ERROR'}, "Use Keys and Loop cannot be combined: closing the loop would move the keyed poses")
+                return None
+            key_fps = scene_fps(context.scene)
+            try:
+                keys = readback.key_poses(arm, context.scene.frame_start, int(round(self.seconds * key_fps)))
+            except (readback.ReadbackError, readback.UnmappedRigError) as exc:
+                self.report({'ERROR'}, str(exc))
+                return None
+            if not self.prompt.strip() and len(keys) < 2:
+                self.report({'ERROR'}, "Use Keys without a prompt in-betweens keys: key at least two frames")
+                return None
         settings = prefs.model_settings(context)
         return arm.name, (settings, self.prompt.strip(), float(self.seconds), int(self.seed), bool(self.clean_feet),
-                          bool(self.loop), self.root)
+                          bool(self.loop), self.root, keys, key_fps, bool(self.key_root))
 
     def _compute(self, plan, job):
         return runtime.generate_motion(*plan[1])
@@ -129,7 +153,7 @@ class MOTIONCLIP_OT_generate(jobs.ModelJobOperator, bpy.types.Operator):
         return _Job(*plan[1])
 
     def _job_text(self, plan):
-        return f"generating '{self.prompt.strip()[:40]}'"
+        return f"generating '{self.prompt.strip()[:40]}'" if self.prompt.strip() else "in-betweening the keys"
 
     def _apply(self, context, plan, result):
         from . import bake  # imports the core (torch): only once dependencies are known to be there
@@ -149,8 +173,9 @@ class MOTIONCLIP_OT_generate(jobs.ModelJobOperator, bpy.types.Operator):
         else:
             from . import retarget
 
-            try:
-                action, notes = retarget.apply_motion(context, arm, motion, info, set_frame_range=self.set_frame_range)
+            try:  # keys are read in the rig's own frame: the root goes back there unchanged (no Keep Start)
+                action, notes = retarget.apply_motion(context, arm, motion, info, set_frame_range=self.set_frame_range,
+                                                      root_mode='FULL' if info.get("keys") else None)
             except retarget.MapError as exc:
                 self.report({'ERROR'}, f"Retarget failed: {exc}")
                 return {'CANCELLED'}

@@ -10,7 +10,9 @@ import bpy
 from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, PointerProperty, StringProperty
 
 from . import prefs, runtime
-from .operators import CLEAN_FEET, LOOP, ROOT, MOTIONCLIP_OT_add_smpl_rig, MOTIONCLIP_OT_generate, check_target
+from .operators import (
+    CLEAN_FEET, KEY_ROOT, LOOP, ROOT, USE_KEYS, MOTIONCLIP_OT_add_smpl_rig, MOTIONCLIP_OT_generate, check_target,
+)
 
 
 def length_problem(context, seconds: float) -> str:
@@ -37,6 +39,8 @@ class MotionCLIPSettings(bpy.types.PropertyGroup):
     clean_feet: BoolProperty(**CLEAN_FEET)
     loop: BoolProperty(**LOOP)
     root: EnumProperty(**ROOT)
+    use_keys: BoolProperty(**USE_KEYS)
+    key_root: BoolProperty(**KEY_ROOT)
 
 
 class VIEW3D_PT_motionclip(bpy.types.Panel):
@@ -58,6 +62,11 @@ class VIEW3D_PT_motionclip(bpy.types.Panel):
         row.prop(settings, "clean_feet", toggle=True)
         row.prop(settings, "loop", toggle=True)
         col.prop(settings, "root", text="Root")
+        row = col.row(align=True)
+        row.prop(settings, "use_keys", toggle=True)
+        sub = row.row(align=True)
+        sub.enabled = settings.use_keys
+        sub.prop(settings, "key_root", toggle=True, text="Root Keys")
         fps = context.scene.render.fps / context.scene.render.fps_base
         col.label(text=f"{round(settings.seconds * fps)} frames at {fps:g} fps")
         too_long = length_problem(context, settings.seconds)
@@ -76,10 +85,12 @@ class VIEW3D_PT_motionclip(bpy.types.Panel):
             layout.label(text=status, icon='TIME')
         row = layout.row()
         row.scale_y = 1.4
-        row.enabled = arm is not None and bool(settings.prompt.strip()) and not status and not too_long
+        row.enabled = arm is not None and (bool(settings.prompt.strip()) or settings.use_keys) and not status \
+            and not too_long
         op = row.operator(MOTIONCLIP_OT_generate.bl_idname, text="Generate", icon='PLAY')
         op.prompt, op.seconds, op.seed = settings.prompt, settings.seconds, settings.seed
         op.clean_feet, op.loop, op.root = settings.clean_feet, settings.loop, settings.root
+        op.use_keys, op.key_root = settings.use_keys, settings.key_root
         op.set_frame_range = True
         layout.operator(MOTIONCLIP_OT_add_smpl_rig.bl_idname, icon='OUTLINER_OB_ARMATURE')
 

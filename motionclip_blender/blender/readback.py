@@ -254,3 +254,30 @@ def smpl_motion_from_action(arm, action, fps: float, frames: tuple[int, int]):
     q = rest_rot[None] @ _quat_to_mat(local) @ np.swapaxes(rest_rot, -1, -2)[None]
     translation = loc @ rest_rot[0].T + rest_head[0]
     return Motion(_mat_to_quat(q), translation, fps)
+
+
+def keyed_frames(action, slot=None, bones=None) -> list[int]:
+    """Integer frames where ``action`` has a key on any bone channel (of ``bones`` when given)."""
+    frames = set()
+    for fc in fcurves_of(action, slot):
+        m = _BONE_PATH.match(fc.data_path)
+        if m and (bones is None or m.group(1).replace('\\"', '"') in bones):
+            co = np.empty(2 * len(fc.keyframe_points), np.float32)
+            fc.keyframe_points.foreach_get("co", co)
+            frames.update(int(round(f)) for f in co[0::2])
+    return sorted(frames)
+
+
+def key_poses(arm, start: int, count: int) -> dict:
+    """The animator's keys for Generate's *Use Keys*: {frame offset from ``start``: one-frame Motion} for every
+    frame in [start, start + count) where the active action keys a bone, each pose read from the rig (any
+    mapped rig) as it is evaluated there. Raises ReadbackError when there is none."""
+    action = arm.animation_data.action if arm.animation_data else None
+    if action is None:
+        raise ReadbackError(f"Use Keys: '{arm.name}' has no active action holding keys")
+    frames = [f for f in keyed_frames(action, slot_for(arm, action)) if start <= f < start + count]
+    if not frames:
+        raise ReadbackError(f"Use Keys: action '{action.name}' has no keys between frames {start} and "
+                            f"{start + count - 1} (the clip's range from the scene start)")
+    return {f - start: motion_from_action(arm, action, fps=action_rate(action, bpy.context.scene), frames=(f, f))
+            for f in frames}

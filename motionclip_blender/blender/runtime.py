@@ -112,21 +112,33 @@ def clear_cache() -> None:
 
 
 def generate_motion(settings: dict, prompt: str, seconds: float, seed: int | None, clean_feet: bool = True,
-                    loop: bool = False, root: str = "full"):
+                    loop: bool = False, root: str = "full", keys: dict | None = None, key_fps: float | None = None,
+                    key_root: bool = False):
     """Prompt -> (Motion at the model's fps, info for the action's custom properties). Thread-safe.
 
     Seed 0 (or None) is the prompt's own motion — the model's best guess; seeds 1, 2, … are reproducible
     variations (the UI's "variation seed"). With ``loop`` the motion is a closed cycle: its last frame is
-    its first moved by one cycle's travel, ready for a Cycles modifier (``timeline.closed_loop``)."""
+    its first moved by one cycle's travel, ready for a Cycles modifier (``timeline.closed_loop``).
+
+    ``keys`` {scene frame offset: one-frame Motion} at ``key_fps`` (the scene's): the motion passes through them
+    (``core/keys.py``) and comes back at ``key_fps``, exact at those frames after the resampling too."""
     from ..core import timeline
 
     model = get_model(settings)
     frames = decode_frames(model, seconds)
-    motion = model.generate(prompt, frames=frames, seed=int(seed) if seed else None, clean_feet=clean_feet,
-                            loop=loop, root=root)
+    if keys:
+        from ..core.keys import enforce_keys
+
+        at_model = {min(frames - 1, int(round(f * model.fps / key_fps))): pose for f, pose in keys.items()}
+        motion = model.generate(prompt, frames=frames, seed=int(seed) if seed else None, clean_feet=clean_feet,
+                                root=root, keys=at_model, key_root=key_root).resample(key_fps)
+        motion = enforce_keys(motion, {f: p for f, p in keys.items() if f < len(motion)}, key_root)
+    else:
+        motion = model.generate(prompt, frames=frames, seed=int(seed) if seed else None, clean_feet=clean_feet,
+                                loop=loop, root=root)
     if loop:
         motion = timeline.closed_loop(motion)
     info = {"prompt": prompt, "model": str(model.name), "encoder": str(model.encoder_name),
             "seed": int(seed or 0), "seconds": float(seconds), "model_fps": float(model.fps),
-            "clean_feet": bool(clean_feet), "loop": bool(loop), "root": root}
+            "clean_feet": bool(clean_feet), "loop": bool(loop), "root": root, "keys": len(keys or {})}
     return motion, info
