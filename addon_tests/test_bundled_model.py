@@ -151,3 +151,48 @@ def test_keys_from_a_real_walk_hold_without_pops(model):
     near = [i for i in range(len(steps)) if any(abs(i - k) <= 10 for k in keys)]
     print(f"largest step near the keys {steps[near].max() / np.median(steps):.2f}x the median")
     assert steps[near].max() <= 2 * np.median(steps)
+
+
+def test_a_three_part_sequence_is_recognised_part_by_part(model):
+    """Issue 16: "walk forward, then jump, then squat down" gives three segments; each segment's encoding is
+    nearest (among the three part texts) to its own part, and the root never jumps at a seam."""
+    prompt = "walk forward (2 s), then jump (2 s), then squat down (2 s)"
+    motion, segments = model.generate_sequence(prompt)
+    texts = [s.text for s in segments]
+    assert texts == ["walk forward", "jump", "squat down"]
+    text_z = model.text_latent(texts)
+    picked = [int(np.argmax((text_z @ model.encode(motion[s.start:s.end])).numpy())) for s in segments]
+    root = motion.translation
+    steps = np.linalg.norm(np.diff(root, axis=0), axis=-1)
+    seams = [s.start for s in segments[1:]]
+    near = max(steps[max(0, k - 3):k + 3].max() for k in seams)
+    print(f"recognised {picked}; largest root step at a seam {near * 100:.1f} cm (clip's 95th pct "
+          f"{np.percentile(steps, 95) * 100:.1f} cm)")
+    assert picked == [0, 1, 2]
+    assert near <= max(0.05, np.percentile(steps, 95))  # no teleport: no more than the motion's own fast frames
+
+
+def test_text_search_over_the_cmu_trials_finds_the_action(model):
+    """Issue 16: over every CMU trial of shared/data, for jump, walk, run, dance and climb at least 4 of the top 5
+    are trials whose description names the action; a second search over 100 motions is served from the cache."""
+    import json
+    import re
+    import time
+
+    from motionclip_blender.core.search import LatentCache, rank, read_folder
+
+    described = {Path(t["file"]).name: t["description"].lower()
+                 for t in json.loads((DATA / "cmu" / "index.json").read_text())["trials"]}
+    motions, skipped = read_folder(DATA / "cmu" / "trials", progress=False)
+    assert len(motions) >= 140 and not skipped
+    cache = LatentCache()
+    words = {"jump": r"jump|hop|leap", "walk": r"walk", "run": r"\brun|jog", "dance": r"danc|salsa", "climb": r"climb"}
+    for query, pattern in words.items():
+        top = rank(model, query, motions, 5, cache)
+        hits = sum(bool(re.search(pattern, described[name])) for name, _ in top)
+        print(f"{query}: {hits}/5 {[described[n][:24] for n, _ in top]}")
+        assert hits >= 4, query
+    hundred = dict(list(motions.items())[:100])
+    started = time.perf_counter()
+    rank(model, "a person kicks", hundred, 5, cache)
+    print(f"second search over 100 motions: {(time.perf_counter() - started) * 1000:.0f} ms")
