@@ -77,3 +77,33 @@ def test_use_keys_without_keys_in_range_is_refused_before_the_model_runs(fresh, 
     with pytest.raises(RuntimeError, match="has no keys between frames 1 and 48"):
         bpy.ops.motionclip.generate(prompt="a person walks", seconds=2.0, use_keys=True)
     assert arm.animation_data.action == action
+
+
+@pytest.mark.parametrize("strips", [False, True])
+def test_a_sequence_prompt_gives_one_action_with_its_parts_marked(fresh, tiny_model, strips):
+    arm, _ = rig.add_smpl_rig(fresh, with_body=False)
+    fresh.scene.render.fps, fresh.scene.frame_start = 30, 1
+    fresh.view_layer.objects.active = arm
+    assert bpy.ops.motionclip.generate(prompt="walk forward (1 s), then jump, then squat down", seconds=3.0,
+                                       sequence=True, sequence_strips=strips) == {'FINISHED'}
+    action = bpy.data.actions[[a.name for a in bpy.data.actions if a.get("segments")][0]]
+    markers = sorted((m.frame, m.name) for m in action.pose_markers)
+    assert [n for _, n in markers] == ["walk forward", "jump", "squat down"]
+    frames = [f for f, _ in markers]
+    assert frames[0] == 1 and frames[0] < frames[1] < frames[2] < action.frame_range[1]
+    assert 18 <= frames[1] - frames[0] <= 22  # 1 s asked, less the 10-frame transition (it belongs to the next part)
+    tracks = arm.animation_data.nla_tracks
+    if strips:
+        assert len(tracks) == 1 and [s.name for s in tracks[0].strips] == ["walk forward", "jump", "squat down"]
+        assert [int(s.frame_start) for s in tracks[0].strips] == frames and arm.animation_data.action is None
+    else:
+        assert len(tracks) == 0 and arm.animation_data.action == action
+
+
+def test_sequence_cannot_loop_or_use_keys(fresh, tiny_model):
+    arm, _ = rig.add_smpl_rig(fresh, with_body=False)
+    fresh.view_layer.objects.active = arm
+    with pytest.raises(RuntimeError, match="Sequence and Loop cannot be combined"):
+        bpy.ops.motionclip.generate(prompt="walk, then jump", sequence=True, loop=True)
+    with pytest.raises(RuntimeError, match="Sequence: a part of"):
+        bpy.ops.motionclip.generate(prompt="walk, (2 s)", sequence=True)

@@ -77,6 +77,12 @@ ROOT = dict(name="Root Motion", items=ROOT_ITEMS, default='full')
 USE_KEYS = dict(name="Use Keys", default=False,
                 description="Pass through the poses keyed on the armature's active action within the clip's range "
                             "(from the scene start); with an empty prompt, in-between them")
+SEQUENCE = dict(name="Sequence", default=False,
+                description="Split the prompt at commas and 'then' into actions played one after another "
+                            "('walk forward (2 s), then jump, then squat down'); parts without a length share Length")
+SEQUENCE_STRIPS = dict(name="As NLA Strips", default=False,
+                       description="With Sequence: also lay the parts out as NLA strips (one per part) to move or "
+                                   "retime them")
 KEY_ROOT = dict(name="Key Root Position", default=False,
                 description="With Use Keys: hold the keyed root positions too (else only the poses)")
 
@@ -102,6 +108,8 @@ class MOTIONCLIP_OT_generate(jobs.ModelJobOperator, bpy.types.Operator):
     root: EnumProperty(**ROOT)
     use_keys: BoolProperty(**USE_KEYS)
     key_root: BoolProperty(**KEY_ROOT)
+    sequence: BoolProperty(**SEQUENCE)
+    sequence_strips: BoolProperty(**SEQUENCE_STRIPS)
 
     # --- jobs.ModelJobOperator: blocking from scripts, worker thread + timer from the UI ----------
     def _prepare(self, context):
@@ -130,8 +138,9 @@ class MOTIONCLIP_OT_generate(jobs.ModelJobOperator, bpy.types.Operator):
             from . import readback
             from .bake import scene_fps
 
-            if self.loop:
-                self.report({'ERROR'}, "Use Keys and Loop cannot be combined: closing the loop would move the keyed poses")
+            if self.loop or self.sequence:
+                self.report({'ERROR'}, f"Use Keys and {'Loop' if self.loop else 'Sequence'} cannot be combined: "
+                                       "generate the sequence first, then key over it")
                 return None
             key_fps = scene_fps(context.scene)
             try:
@@ -142,9 +151,21 @@ class MOTIONCLIP_OT_generate(jobs.ModelJobOperator, bpy.types.Operator):
             if not self.prompt.strip() and len(keys) < 2:
                 self.report({'ERROR'}, "Use Keys without a prompt in-betweens keys: key at least two frames")
                 return None
+        if self.sequence:
+            from ..core.errors import InputError
+            from ..core.sequence import parse_sequence
+
+            if self.loop:
+                self.report({'ERROR'}, "Sequence and Loop cannot be combined: a sequence does not repeat")
+                return None
+            try:
+                parse_sequence(self.prompt)
+            except InputError as exc:
+                self.report({'ERROR'}, f"Sequence: {exc}")
+                return None
         settings = prefs.model_settings(context)
         return arm.name, (settings, self.prompt.strip(), float(self.seconds), int(self.seed), bool(self.clean_feet),
-                          bool(self.loop), self.root, keys, key_fps, bool(self.key_root))
+                          bool(self.loop), self.root, keys, key_fps, bool(self.key_root), bool(self.sequence))
 
     def _compute(self, plan, job):
         return runtime.generate_motion(*plan[1])
@@ -179,10 +200,38 @@ class MOTIONCLIP_OT_generate(jobs.ModelJobOperator, bpy.types.Operator):
             except retarget.MapError as exc:
                 self.report({'ERROR'}, f"Retarget failed: {exc}")
                 return {'CANCELLED'}
+        if info.get("segments"):
+            notes.append(sequence_markers(context, arm, action, info, self.sequence_strips))
         notes = notes + [n for n in (bake.mode_note(arm, modes),) if n]
         self.report({'INFO'}, f"Baked '{action.name}' ({action.frame_range[1] - action.frame_range[0] + 1:.0f} frames)"
                               + "".join(f"; {n}" for n in notes))
         return {'FINISHED'}
+
+
+def sequence_markers(context, arm, action, info: dict, strips: bool) -> str:
+    """A sequence's parts as pose markers on its action (and, when asked, one NLA strip per part on a new track
+    of ``arm``, each playing its range of the action); returns the note for the report."""
+    import json
+
+    from .bake import scene_fps
+
+    ratio = scene_fps(context.scene) / float(info["model_fps"])
+    first = int(round(action.frame_range[0]))
+    parts = [(text, first + int(round(a * ratio)), first + int(round(b * ratio)) - 1)
+             for text, a, b in json.loads(info["segments"])]
+    for text, start, _ in parts:
+        action.pose_markers.new(text[:60]).frame = start
+    if not strips:
+        return f"{len(parts)} parts marked on the action"
+    ad = arm.animation_data
+    track = ad.nla_tracks.new()
+    track.name = f"MC sequence: {info['prompt'][:40]}"
+    for text, start, end in parts:
+        strip = track.strips.new(text[:60], start, action)
+        strip.action_frame_start, strip.action_frame_end = start, max(end, start + 1)
+        strip.frame_end = strip.frame_start + (strip.action_frame_end - strip.action_frame_start)
+    ad.action = None  # the strips play it now: an active action on top would replace them
+    return f"{len(parts)} parts as NLA strips on '{track.name}'"
 
 
 CLASSES = (MOTIONCLIP_OT_add_smpl_rig, MOTIONCLIP_OT_generate)

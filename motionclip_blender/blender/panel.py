@@ -11,7 +11,8 @@ from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, Po
 
 from . import prefs, runtime
 from .operators import (
-    CLEAN_FEET, KEY_ROOT, LOOP, ROOT, USE_KEYS, MOTIONCLIP_OT_add_smpl_rig, MOTIONCLIP_OT_generate, check_target,
+    CLEAN_FEET, KEY_ROOT, LOOP, ROOT, SEQUENCE, SEQUENCE_STRIPS, USE_KEYS, MOTIONCLIP_OT_add_smpl_rig,
+    MOTIONCLIP_OT_generate, check_target,
 )
 
 
@@ -41,6 +42,8 @@ class MotionCLIPSettings(bpy.types.PropertyGroup):
     root: EnumProperty(**ROOT)
     use_keys: BoolProperty(**USE_KEYS)
     key_root: BoolProperty(**KEY_ROOT)
+    sequence: BoolProperty(**SEQUENCE)
+    sequence_strips: BoolProperty(**SEQUENCE_STRIPS)
 
 
 class VIEW3D_PT_motionclip(bpy.types.Panel):
@@ -67,6 +70,11 @@ class VIEW3D_PT_motionclip(bpy.types.Panel):
         sub = row.row(align=True)
         sub.enabled = settings.use_keys
         sub.prop(settings, "key_root", toggle=True, text="Root Keys")
+        row = col.row(align=True)
+        row.prop(settings, "sequence", toggle=True)
+        sub = row.row(align=True)
+        sub.enabled = settings.sequence
+        sub.prop(settings, "sequence_strips", toggle=True)
         fps = context.scene.render.fps / context.scene.render.fps_base
         col.label(text=f"{round(settings.seconds * fps)} frames at {fps:g} fps")
         too_long = length_problem(context, settings.seconds)
@@ -91,6 +99,7 @@ class VIEW3D_PT_motionclip(bpy.types.Panel):
         op.prompt, op.seconds, op.seed = settings.prompt, settings.seconds, settings.seed
         op.clean_feet, op.loop, op.root = settings.clean_feet, settings.loop, settings.root
         op.use_keys, op.key_root = settings.use_keys, settings.key_root
+        op.sequence, op.sequence_strips = settings.sequence, settings.sequence_strips
         op.set_frame_range = True
         layout.operator(MOTIONCLIP_OT_add_smpl_rig.bl_idname, icon='OUTLINER_OB_ARMATURE')
 

@@ -113,7 +113,7 @@ def clear_cache() -> None:
 
 def generate_motion(settings: dict, prompt: str, seconds: float, seed: int | None, clean_feet: bool = True,
                     loop: bool = False, root: str = "full", keys: dict | None = None, key_fps: float | None = None,
-                    key_root: bool = False):
+                    key_root: bool = False, sequence: bool = False):
     """Prompt -> (Motion at the model's fps, info for the action's custom properties). Thread-safe.
 
     Seed 0 (or None) is the prompt's own motion — the model's best guess; seeds 1, 2, … are reproducible
@@ -121,12 +121,25 @@ def generate_motion(settings: dict, prompt: str, seconds: float, seed: int | Non
     its first moved by one cycle's travel, ready for a Cycles modifier (``timeline.closed_loop``).
 
     ``keys`` {scene frame offset: one-frame Motion} at ``key_fps`` (the scene's): the motion passes through them
-    (``core/keys.py``) and comes back at ``key_fps``, exact at those frames after the resampling too."""
+    (``core/keys.py``) and comes back at ``key_fps``, exact at those frames after the resampling too.
+    ``sequence``: the prompt is split into parts ("walk, then jump (1 s)"); parts without a length share
+    ``seconds``; ``info["segments"]`` holds [text, first frame, end frame] at the model's fps."""
     from ..core import timeline
 
     model = get_model(settings)
     frames = decode_frames(model, seconds)
-    if keys:
+    segments = None
+    if sequence:
+        from ..core.sequence import parse_sequence
+
+        parts = parse_sequence(prompt)
+        timed = sum(p.seconds for p in parts if p.seconds is not None)
+        untimed = [p for p in parts if p.seconds is None]
+        each = max(0.5, (seconds - timed) / len(untimed)) if untimed else None
+        motion, found = model.generate_sequence(prompt, seconds=each, seed=int(seed) if seed else None,
+                                                clean_feet=clean_feet, root=root)
+        segments = [[s.text, s.start, s.end] for s in found]
+    elif keys:
         from ..core.keys import enforce_keys
 
         at_model = {min(frames - 1, int(round(f * model.fps / key_fps))): pose for f, pose in keys.items()}
@@ -141,4 +154,8 @@ def generate_motion(settings: dict, prompt: str, seconds: float, seed: int | Non
     info = {"prompt": prompt, "model": str(model.name), "encoder": str(model.encoder_name),
             "seed": int(seed or 0), "seconds": float(seconds), "model_fps": float(model.fps),
             "clean_feet": bool(clean_feet), "loop": bool(loop), "root": root, "keys": len(keys or {})}
+    if segments:
+        import json
+
+        info["segments"] = json.dumps(segments)
     return motion, info
