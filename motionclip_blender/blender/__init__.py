@@ -10,10 +10,13 @@ from __future__ import annotations
 
 
 def _classes():
-    from . import deps, latent_ops, latent_panel, operators, panel, prefs, render_ops, retarget, retarget_ui
+    from . import (
+        deps, latent_ops, latent_panel, operators, panel, prefs, render_ops, retarget, retarget_ui, search_ops,
+    )
 
     return (*deps.CLASSES, *prefs.CLASSES, *operators.CLASSES, *panel.CLASSES, *retarget.CLASSES,
-            *retarget_ui.CLASSES, *latent_ops.CLASSES, *latent_panel.CLASSES, *render_ops.CLASSES)
+            *retarget_ui.CLASSES, *latent_ops.CLASSES, *latent_panel.CLASSES, *search_ops.CLASSES,
+            *render_ops.CLASSES)
 
 
 def _menu_add_rig(self, context):
@@ -23,7 +26,7 @@ def _menu_add_rig(self, context):
 def register():
     import bpy
 
-    from . import deps, latent_panel, panel, retarget_ui
+    from . import deps, latent_panel, panel, retarget_ui, search_ops
 
     deps.ensure_path()  # the one place the private site-packages joins sys.path
     for cls in _classes():
@@ -33,6 +36,7 @@ def register():
     bpy.types.WindowManager.motionclip_status = bpy.props.StringProperty(options={'SKIP_SAVE'})
     bpy.types.WindowManager.motionclip_progress = bpy.props.FloatProperty(options={'SKIP_SAVE'}, min=0, max=1)
     latent_panel.register_properties()
+    search_ops.register_properties()
     bpy.types.VIEW3D_MT_armature_add.append(_menu_add_rig)
     _start_warm_up()
 
@@ -52,9 +56,10 @@ def _start_warm_up():
 def unregister():
     import bpy
 
-    from . import latent_panel
+    from . import latent_panel, search_ops
 
     bpy.types.VIEW3D_MT_armature_add.remove(_menu_add_rig)
+    search_ops.unregister_properties()
     latent_panel.unregister_properties()
     del bpy.types.WindowManager.motionclip_progress
     del bpy.types.WindowManager.motionclip_status

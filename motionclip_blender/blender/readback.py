@@ -65,6 +65,12 @@ def fcurves_of(action, slot=None) -> list:
     return out
 
 
+def bone_of(data_path: str) -> str | None:
+    """The pose bone an fcurve's data path animates, or None."""
+    m = _BONE_PATH.match(data_path)
+    return m.group(1).replace('\\"', '"') if m else None
+
+
 def animated_bones(action, slot=None) -> set[str]:
     """Names of the pose bones ``action`` keys."""
     names = set()
