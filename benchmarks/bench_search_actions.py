@@ -8,15 +8,17 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "addon_tests" / "blender")]
 os.environ.setdefault("MOTIONCLIP_NO_WARMUP", "1")
+os.environ.setdefault("BLENDER_USER_RESOURCES", tempfile.mkdtemp(prefix="motionclip_bench_"))  # not the home dir
 
-import addon_utils  # noqa: E402
 import bpy  # noqa: E402
+import addon_utils  # noqa: E402  (Blender's, importable once bpy is)
 
 
 def main() -> None:
