@@ -70,3 +70,30 @@ def test_bank_problems_are_named(banked, small_checkpoint, tmp_path):  # noqa: F
         load_model(broken)
     with pytest.raises(BankError, match="one text and one source"):
         LatentBank(torch.ones(3, 4), ["a", "b"], ["x", "y", "z"])
+
+
+def test_refined_codes_reconstruct_their_windows_better_and_are_what_generate_decodes(small_checkpoint, tmp_path):  # noqa: F811
+    from motionclip_blender.core.dataset import canonical_window
+
+    path = tmp_path / "refined"
+    shutil.copytree(small_checkpoint, path)
+    model = load_model(path)
+    clips = [Clip("walk_trial", "a person walks to the left", random_motion(100, seed=1)),
+             Clip("jump_trial", "a person jumps", random_motion(50, seed=2))]
+    plain = build_bank(model, clips, stride=20, progress=False)
+    refined = build_bank(model, clips, stride=20, progress=False, refine_steps=20)
+    assert plain.codes is None and torch.allclose(refined.latents, plain.latents)  # picking is unchanged
+    window = canonical_window(clips[0].motion[0:60])  # walk_trial@0
+
+    def error(z):
+        return float(np.linalg.norm(model.decode(z, 60).joint_positions() - window.joint_positions(), axis=-1).mean())
+
+    assert error(refined.code(0)) < 0.9 * error(refined.latents[0])
+    refined.save(path)
+    loaded = load_model(path)
+    assert loaded.bank.codes is not None and torch.allclose(loaded.bank.codes, refined.codes, atol=2e-3)
+    nearest = int(loaded.bank.nearest(loaded.text_latent(["a person jumps"])[0], 1)[0][0])
+    got = loaded.generate("a person jumps", frames=40, clean_feet=False)
+    assert np.allclose(got.rotations, loaded.decode(loaded.bank.code(nearest), 40).rotations, atol=1e-6)
+    with pytest.raises(BankError, match="codes"):
+        LatentBank(refined.latents, refined.texts, refined.sources, 20, refined.codes[:3])

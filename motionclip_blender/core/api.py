@@ -223,7 +223,7 @@ class MotionCLIP:
         nearest bank window when the model has a bank, else its text embedding); a Motion's encoding."""
         z = self.latent(item)
         if isinstance(item, str) and self.bank is not None:
-            z = self.bank.latents[self.bank.pick(z, None)[0]]
+            z = self.bank.code(self.bank.pick(z, None)[0])
         return z
 
     def _decode_any(self, z: torch.Tensor, frames: int | None) -> Motion:
@@ -249,7 +249,7 @@ class MotionCLIP:
         return timeline.make_loop(motion, root) if loop else timeline.with_root(motion, root)
 
     def _from_bank(self, index: int, frames: int) -> Motion:
-        first = self.decode(self.bank.latents[index], min(frames, self.frames))
+        first = self.decode(self.bank.code(index), min(frames, self.frames))
         if frames > len(first) and timeline.find_cycle(first):
             # a gait keeps its pace: repeat its cycle rather than follow the take into a stop or a turn
             return timeline.extend(first, frames)
@@ -258,7 +258,7 @@ class MotionCLIP:
             index = self.bank.successor(index)
             if index is None:
                 break
-            windows.append(self.decode(self.bank.latents[index], self.frames))
+            windows.append(self.decode(self.bank.code(index), self.frames))
             covered += self.bank.stride
         return timeline.extend(timeline.stitch(windows, self.bank.stride), frames)
 

@@ -187,8 +187,8 @@ def cmd_bank(args):
     if args.data:
         cfg.data_root = args.data
     model = load_model(args.model)
-    bank = build_bank(model, training_clips(cfg, "train"), stride=args.stride)
-    print(f"{len(bank)} windows -> {bank.save(args.model)}")
+    bank = build_bank(model, training_clips(cfg, "train"), stride=args.stride, refine_steps=args.refine_steps)
+    print(f"{len(bank)} windows{' with refined codes' if bank.codes is not None else ''} -> {bank.save(args.model)}")
 
 
 def cmd_evaluate(args):
@@ -293,6 +293,8 @@ def build_parser(extra: Callable | None = None) -> argparse.ArgumentParser:
     sp.add_argument("--config", required=True, help="the training config (data, corpora, split)")
     sp.add_argument("--data", default=None, help="data root (default: the config's)")
     sp.add_argument("--stride", type=int, default=20, help="frames between banked windows")
+    sp.add_argument("--refine-steps", type=int, default=30,
+                    help="Adam steps refining each window's decoder code (0: decode the encoder's latents)")
     sp.set_defaults(func=cmd_bank)
 
     sp = sub.add_parser("evaluate", help="metrics on the test split: table + JSON")
