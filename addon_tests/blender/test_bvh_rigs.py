@@ -161,3 +161,27 @@ def test_generated_parts_of_a_blend_stand_on_the_actions_floor():
     alone = [Motion.rest(20)]
     _on_the_floor_of(alone, [False])  # no action: generated motion keeps z = 0
     assert abs(floor_level(alone[0])) < 1e-6
+
+
+@pytest.mark.parametrize("mode", ["FULL", "IN_PLACE", "KEEP_START"])
+def test_generated_motion_stands_on_the_floor_in_every_root_mode(fresh, prefs, mode):
+    """The cgspeed rig (hips at the origin at rest, feet a leg's length below): in each root mode of the Retarget
+    panel the generated walk's lowest foot joint touches down within 3 cm of the world floor."""
+    prefs.checkpoint_path = ""  # the bundled model
+    fresh.scene.render.fps = 30
+    bpy.ops.import_anim.bvh(filepath=str(DATA / "trials" / "07_01.bvh"))
+    arm = fresh.active_object
+    fresh.scene.motionclip_retarget.root_motion = mode
+    assert bpy.ops.motionclip.generate(prompt="a person walks", seconds=2.0) == {'FINISHED'}
+    detection = rig_maps.detect([b.name for b in arm.data.bones])
+    feet = [detection.bone_map[n] for n in ("left_ankle", "right_ankle", "left_foot", "right_foot")]
+    first, last = (int(f) for f in arm.animation_data.action.frame_range)
+    lowest = []
+    for f in range(first, last + 1):
+        fresh.scene.frame_set(f)
+        lowest.append(min((arm.matrix_world @ arm.pose.bones[b].head).z for b in feet))
+    legs = np.linalg.norm(np.array(arm.pose.bones[detection.bone_map["left_hip"]].head)
+                          - np.array(arm.pose.bones[detection.bone_map["left_ankle"]].head))
+    touchdown = np.percentile(lowest, 5) / (legs / 0.84)  # metres, from the rig's own leg length
+    print(f"{mode}: lowest foot joint at touchdown {touchdown * 100:.1f} cm above the floor")
+    assert abs(touchdown) <= 0.03

@@ -107,3 +107,19 @@ def test_sequence_cannot_loop_or_use_keys(fresh, tiny_model):
         bpy.ops.motionclip.generate(prompt="walk, then jump", sequence=True, loop=True)
     with pytest.raises(RuntimeError, match="Sequence: a part of"):
         bpy.ops.motionclip.generate(prompt="walk, (2 s)", sequence=True)
+
+
+def test_use_keys_with_no_prompt_in_betweens_the_keys(fresh, tiny_model):
+    arm, _ = rig.add_smpl_rig(fresh, with_body=False)
+    fresh.scene.render.fps, fresh.scene.frame_start = 30, 1
+    action = bake.bake_motion(arm, _walk(), "animator", start_frame=1)
+    _keep_only(action, KEYED)
+    fresh.view_layer.objects.active = arm
+    bones = [b.name for b in arm.pose.bones]
+    keyed = _poses(arm, bones)
+    assert bpy.ops.motionclip.generate(prompt="", seconds=2.0, use_keys=True, key_root=True) == {'FINISHED'}
+    got = _poses(arm, bones)
+    assert max(_angle(keyed[f][b], got[f][b]) for f in KEYED for b in bones) <= 1.0
+    _keep_only(arm.animation_data.action, KEYED[:1])  # one key is no in-between
+    with pytest.raises(RuntimeError, match="key at least two frames"):
+        bpy.ops.motionclip.generate(prompt="", seconds=2.0, use_keys=True)
