@@ -14,7 +14,7 @@ from typing import Mapping
 
 import numpy as np
 
-from .mocap import find_reference, standing_pose
+from .reference_pose import find_reference, standing_pose
 from .motion import MotionFileError
 from .retarget import RetargetError, RigRest
 from .skeleton import JOINT_INDEX
