@@ -29,7 +29,7 @@ def bind(context, arm, bone_map: dict, store: bool = True):
         if stored is not None and list(stored.get("bones", [])) == [b.name for b in arm.data.bones]:
             blender_order = np.array(stored["matrices"], np.float64).reshape(-1, 4, 4)
             reference = blender_order[rig.pose_order] if len(blender_order) else None
-            rt = Retargeter(rig, bone_map, reference, stored.get("floor"))
+            rt = Retargeter(rig, bone_map, reference, floor=0.0)
             return rig, rt, f"{stored['label']} (stored with the rig)"
         if rest_stands(rig, bone_map):
             return rig, Retargeter(rig, bone_map), "rest pose"
@@ -37,7 +37,7 @@ def bind(context, arm, bone_map: dict, store: bool = True):
         reference, label = find_rig_reference(rig, bone_map, poses, arm.name, frames)
         rt = Retargeter(rig, bone_map, reference, floor=0.0)  # the armature's origin plane: where it stands
         if store:
-            _store_reference(arm, rig, reference, label, rt.floor)
+            _store_reference(arm, rig, reference, label)
         return rig, rt, label
     except RetargetError as exc:
         raise MapError(f"'{arm.name}': {exc}") from None
@@ -53,12 +53,12 @@ def _action_poses(context, arm, rig):
     return sample_pose(context, arm, rig, frames), frames
 
 
-def _store_reference(arm, rig, reference, label: str, floor: float) -> None:
+def _store_reference(arm, rig, reference, label: str) -> None:
     """Kept in Blender's bone order (``rig.names`` is parents-first) so the stored pose reads back on any load;
     an empty list stands for the rest pose (a rig lying in the world that stands in its rest pose)."""
     in_blender_order = np.empty((0, 4, 4))
     if reference is not None:
         in_blender_order = np.empty_like(reference)
         in_blender_order[rig.pose_order] = reference
-    arm.data[REFERENCE_PROP] = {"bones": [b.name for b in arm.data.bones], "label": label, "floor": float(floor),
+    arm.data[REFERENCE_PROP] = {"bones": [b.name for b in arm.data.bones], "label": label,
                                 "matrices": in_blender_order.reshape(-1).tolist()}

@@ -139,8 +139,9 @@ class MOTIONCLIP_OT_generate(jobs.ModelJobOperator, bpy.types.Operator):
             from .bake import scene_fps
 
             if self.loop or self.sequence:
-                self.report({'ERROR'}, f"Use Keys and {'Loop' if self.loop else 'Sequence'} cannot be combined: "
-                                       "generate the sequence first, then key over it")
+                self.report({'ERROR'}, "Use Keys and Loop cannot be combined: closing the loop would move the keyed "
+                                       "poses" if self.loop else "Use Keys and Sequence cannot be combined: generate "
+                                       "the sequence first, then key over it")
                 return None
             key_fps = scene_fps(context.scene)
             try:

@@ -73,12 +73,7 @@ def bone_of(data_path: str) -> str | None:
 
 def animated_bones(action, slot=None) -> set[str]:
     """Names of the pose bones ``action`` keys."""
-    names = set()
-    for fc in fcurves_of(action, slot):
-        m = _BONE_PATH.match(fc.data_path)
-        if m:
-            names.add(m.group(1).replace('\\"', '"'))
-    return names
+    return {bone for bone in (bone_of(fc.data_path) for fc in fcurves_of(action, slot)) if bone is not None}
 
 
 def check_action_fits(arm, action) -> str:
@@ -107,8 +102,12 @@ def action_rate(action, scene) -> float:
     at 24 fps: a 120-fps take then plays 5x slow, and only the user knows its rate."""
     from .bake import scene_fps
 
-    rate = float(getattr(action, "motionclip_fps", 0.0) or 0.0)
-    return rate if rate > 0 else scene_fps(scene)
+    return _action_fps(action) or scene_fps(scene)
+
+
+def _action_fps(action) -> float:
+    """The action's own Action FPS, 0 when unset (or the property is not registered)."""
+    return max(0.0, float(getattr(action, "motionclip_fps", 0.0) or 0.0))
 
 
 # m/s, the fastest hand or foot (95th percentile over a take): 98 % of the 430 shared-data takes move faster
@@ -120,7 +119,7 @@ SLOW_LIMB_SPEED = 1.0
 def timing_note(motion, action) -> str:
     """A warning when ``action`` (read as ``motion``) looks slowed down: no Action FPS set, keys on nearly every
     frame (mocap-like), at least 2 s long, and hands and feet never faster than ``SLOW_LIMB_SPEED``."""
-    if float(getattr(action, "motionclip_fps", 0.0) or 0.0) > 0 or len(motion) < 2 * motion.fps:
+    if _action_fps(action) > 0 or len(motion) < 2 * motion.fps:
         return ""
     first, last = frame_range(action)
     curves = [fc for fc in fcurves_of(action, None) if len(fc.keyframe_points)]
@@ -266,8 +265,8 @@ def keyed_frames(action, slot=None, bones=None) -> list[int]:
     """Integer frames where ``action`` has a key on any bone channel (of ``bones`` when given)."""
     frames = set()
     for fc in fcurves_of(action, slot):
-        m = _BONE_PATH.match(fc.data_path)
-        if m and (bones is None or m.group(1).replace('\\"', '"') in bones):
+        bone = bone_of(fc.data_path)
+        if bone is not None and (bones is None or bone in bones):
             co = np.empty(2 * len(fc.keyframe_points), np.float32)
             fc.keyframe_points.foreach_get("co", co)
             frames.update(int(round(f)) for f in co[0::2])

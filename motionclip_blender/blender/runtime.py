@@ -128,7 +128,7 @@ def generate_motion(settings: dict, prompt: str, seconds: float, seed: int | Non
 
     model = get_model(settings)
     frames = decode_frames(model, seconds)
-    segments = None
+    segments, seed = None, int(seed) if seed else None
     if sequence:
         from ..core.sequence import parse_sequence
 
@@ -136,18 +136,18 @@ def generate_motion(settings: dict, prompt: str, seconds: float, seed: int | Non
         timed = sum(p.seconds for p in parts if p.seconds is not None)
         untimed = [p for p in parts if p.seconds is None]
         each = max(0.5, (seconds - timed) / len(untimed)) if untimed else None
-        motion, found = model.generate_sequence(prompt, seconds=each, seed=int(seed) if seed else None,
+        motion, found = model.generate_sequence(prompt, seconds=each, seed=seed,
                                                 clean_feet=clean_feet, root=root)
         segments = [[s.text, s.start, s.end] for s in found]
     elif keys:
         from ..core.keys import enforce_keys
 
         at_model = {min(frames - 1, int(round(f * model.fps / key_fps))): pose for f, pose in keys.items()}
-        motion = model.generate(prompt, frames=frames, seed=int(seed) if seed else None, clean_feet=clean_feet,
+        motion = model.generate(prompt, frames=frames, seed=seed, clean_feet=clean_feet,
                                 root=root, keys=at_model, key_root=key_root).resample(key_fps)
         motion = enforce_keys(motion, {f: p for f, p in keys.items() if f < len(motion)}, key_root)
     else:
-        motion = model.generate(prompt, frames=frames, seed=int(seed) if seed else None, clean_feet=clean_feet,
+        motion = model.generate(prompt, frames=frames, seed=seed, clean_feet=clean_feet,
                                 loop=loop, root=root)
     if loop:
         motion = timeline.closed_loop(motion)

@@ -99,10 +99,23 @@ class MotionCLIP:
             feats = _convert_features(feats, torch.from_numpy(SMPL_TO_BLENDER.T.astype(np.float32)))
         return feats
 
-    def _motion(self, feats: torch.Tensor) -> Motion:
+    def _blender_frame(self, feats: torch.Tensor) -> torch.Tensor:
+        """Decoded features in Blender's frame (legacy checkpoints decode in SMPL's axes); differentiable."""
         if self.meta.feature_frame == "smpl":
             feats = _convert_features(feats, torch.from_numpy(SMPL_TO_BLENDER.astype(np.float32)))
-        return Motion.from_features(feats, self.fps)
+        return feats
+
+    def _motion(self, feats: torch.Tensor) -> Motion:
+        return Motion.from_features(self._blender_frame(feats), self.fps)
+
+    def _window_batch(self, windows: Sequence[Motion]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Canonical windows (at the model's fps, up to its length) as model features, zero-padded, and their mask."""
+        feats = [self._features(canonicalize(m)) for m in windows]
+        lengths = torch.tensor([len(x) for x in feats])
+        batch = torch.zeros((len(feats), int(lengths.max()), 25, 6))
+        for i, x in enumerate(feats):
+            batch[i, : len(x)] = x
+        return batch, torch.arange(batch.shape[1])[None] < lengths[:, None]
 
     # --- latents --------------------------------------------------------------------------------
     def text_latent(self, prompts: Sequence[str]) -> torch.Tensor:
@@ -141,12 +154,7 @@ class MotionCLIP:
     @torch.no_grad()
     def encode_windows(self, windows: Sequence[Motion]) -> torch.Tensor:
         """Unit latents (N, latent_dim) of motions at the model's fps and up to its length, one each."""
-        feats = [self._features(canonicalize(m)) for m in windows]
-        lengths = torch.tensor([len(x) for x in feats])
-        batch = torch.zeros((len(feats), int(lengths.max()), 25, 6))
-        for i, x in enumerate(feats):
-            batch[i, : len(x)] = x
-        mask = torch.arange(batch.shape[1])[None] < lengths[:, None]
+        batch, mask = self._window_batch(windows)
         with self._lock:
             z = self.network.encode(batch, mask)
         return F.normalize(z, dim=-1)

@@ -163,7 +163,6 @@ def refine_codes(model, windows, latents: torch.Tensor, steps: int = 30, batch: 
     positions at 30/m^2), re-projected onto the unit sphere after every step as the encoder's latents are."""
     from tqdm import tqdm
 
-    from .dataset import canonical_window
     from .losses import LossWeights, reconstruction_losses
 
     net = model.network
@@ -171,12 +170,7 @@ def refine_codes(model, windows, latents: torch.Tensor, steps: int = 30, batch: 
     std = net.feature_std if net.config.normalize_features else None
     out = []
     for i in tqdm(range(0, len(windows), batch), desc="refining codes", unit="batch", disable=not progress):
-        chunk = [model._features(canonical_window(w)) for w in windows[i:i + batch]]
-        lengths = torch.tensor([len(x) for x in chunk])
-        target = torch.zeros((len(chunk), int(lengths.max()), 25, 6))
-        for k, x in enumerate(chunk):
-            target[k, :len(x)] = x
-        mask = torch.arange(target.shape[1])[None] < lengths[:, None]
+        target, mask = model._window_batch(windows[i:i + batch])  # exactly what encode_windows encodes
         z = latents[i:i + batch].clone().float().requires_grad_(True)
         opt = torch.optim.Adam([z], lr=lr)
         for _ in range(steps):

@@ -58,17 +58,13 @@ def _rz(theta: float) -> torch.Tensor:
     return torch.tensor([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]], dtype=torch.float32)
 
 
-def _heading(pose: Motion) -> float:
-    from .dataset import facing_angle
-
-    return float(facing_angle(pose)[0])
-
-
 def placement(decoded: Motion, keys: dict[int, Motion], key_root: bool) -> tuple[float, np.ndarray]:
     """(turn about Z, horizontal shift) putting ``decoded`` where its first key stands (the shift only when the
     root is keyed; else the motion starts where Generate starts it)."""
+    from .timeline import heading
+
     first = next(iter(keys))
-    turn = _heading(keys[first]) - _heading(decoded[first:first + 1])
+    turn = float(heading(keys[first])[0] - heading(decoded[first:first + 1])[0])
     shift = np.zeros(3)
     if key_root:
         moved = decoded.rotated_about_z(turn).translation[first]
@@ -92,12 +88,7 @@ def optimise_latent(model, z0: torch.Tensor, keys: dict[int, Motion], frames: in
     opt = torch.optim.Adam([z], lr=LR * float(z0.norm()) / np.sqrt(z0.numel()))
     for step in range(steps):
         with torch.enable_grad(), model._lock:
-            feats = model.network.decode(z, window)[0]
-            if model.meta.feature_frame == "smpl":  # (legacy checkpoints: their features in SMPL's own axes)
-                from .api import _convert_features
-                from .skeleton import SMPL_TO_BLENDER
-
-                feats = _convert_features(feats, torch.from_numpy(SMPL_TO_BLENDER.astype(np.float32)))
+            feats = model._blender_frame(model.network.decode(z, window)[0])
             mats = R.rot6d_to_matrix(feats[frames_idx, :24])
             mats = torch.cat([(rz @ mats[:, :1]), mats[:, 1:]], dim=1)  # the turn acts on the root only
             loss = (mats - key_mats).pow(2).sum(dim=(-1, -2)).mean()

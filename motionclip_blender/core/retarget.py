@@ -116,7 +116,7 @@ class Retargeter:
         self.warnings = self._sanity(heads, up)
 
     def _anchor(self, up: np.ndarray, hip_height: float, floor: float | None) -> np.ndarray:
-        """Where SMPL's origin lands, and ``self.floor``. Horizontally SMPL's standing pelvis lands on the
+        """Where SMPL's origin lands. Horizontally SMPL's standing pelvis lands on the
         reference pelvis. Vertically SMPL's floor lands on ``floor`` when given (a reference pose taken from an
         animation may have bent knees or a heel up: its own height says little, and the rig's floor is the
         armature's origin plane, where the object stands). Else SMPL's standing pelvis lands on the rest pelvis
@@ -127,10 +127,8 @@ class Retargeter:
         if floor is None:
             feet = min(self.heads[self.joint_bone[JOINT_INDEX[n]]] @ up for n in _FEET if JOINT_INDEX[n] in self.joint_bone)
             if feet >= -0.25 * hip_height:
-                self.floor = float(feet)
                 return anchor
             floor = 0.0
-        self.floor = float(floor)
         return anchor + (floor - anchor @ up) * up
 
     # --- rest alignment ---------------------------------------------------------------------------
@@ -287,10 +285,7 @@ class Retargeter:
         p = parents[b]
         if p < 0:
             return (head - h[b]) @ self.rest_rot[b]
-        above = [p]
-        while parents[above[0]] >= 0:
-            above.insert(0, parents[above[0]])
-        parent_head = self._posed_heads(deltas, above)[:, -1]
+        parent_head = self._posed_heads(deltas, self._ancestors(b)[::-1])[:, -1]  # root .. p
         local = np.einsum("fji,fj->fi", deltas[:, p], head - parent_head) + h[p] - h[b]  # D_pᵀ·(...)
         return local @ self.rest_rot[b]  # R_bᵀ·local
 
