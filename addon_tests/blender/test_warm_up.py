@@ -1,5 +1,7 @@
-"""The first click is fast: enabling the add-on loads torch and the model in the background without blocking,
-and a Generate called 5 s later finishes within 1.5 s. Measured in a fresh process, as Blender starts."""
+"""Enabling the add-on starts loading torch and the model in a background thread and returns at once; the
+model is then cached for the first Generate, and a process that exits while the warm-up runs still exits
+cleanly. Each case runs in a fresh process, as Blender starts. (The time of the first Generate is a
+benchmark: ``benchmarks/bench_warm_up.py``.)"""
 
 import os
 import subprocess
@@ -8,33 +10,44 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 
-SCRIPT = r"""
-import os, sys, tempfile, time
+PRELUDE = r"""
+import os, sys, tempfile
 os.environ["BLENDER_USER_RESOURCES"] = tempfile.mkdtemp()
 sys.path.insert(0, {repo!r})
 import bpy, addon_utils
-t = time.perf_counter()
 addon_utils.enable("motionclip_blender", default_set=True, handle_error=None)
-print("ENABLE_S", time.perf_counter() - t)
-time.sleep(5)
-bpy.ops.motionclip.add_smpl_rig()
-t = time.perf_counter()
-assert bpy.ops.motionclip.generate(prompt="a person walks forward", seconds=2.0) == {{'FINISHED'}}
-print("FIRST_GENERATE_S", time.perf_counter() - t)
+from motionclip_blender.blender import prefs, runtime
+print("ALIVE_AFTER_ENABLE", runtime._warm_up is not None and runtime._warm_up.is_alive())
 """
 
 
-def _timings(env) -> dict[str, float]:
-    out = subprocess.run([sys.executable, "-c", SCRIPT.format(repo=str(REPO))], capture_output=True, text=True,
-                         env=env, timeout=300)
-    assert out.returncode == 0, out.stderr[-3000:]
-    return {k: float(v) for k, v in (l.split() for l in out.stdout.splitlines() if l.endswith(tuple("0123456789"))
-                                     and l.split()[0] in ("ENABLE_S", "FIRST_GENERATE_S"))}
-
-
-def test_first_generate_five_seconds_after_enabling_takes_under_1_5_s():
+def _run(tail: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k != "MOTIONCLIP_NO_WARMUP"}
-    times = _timings(env)
-    print(times)
-    assert times["ENABLE_S"] < 1.0  # the warm-up runs in the background
-    assert times["FIRST_GENERATE_S"] <= 1.5
+    out = subprocess.run([sys.executable, "-c", PRELUDE.format(repo=str(REPO)) + tail], capture_output=True,
+                         text=True, env=env, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    return out
+
+
+def test_enable_returns_while_the_model_loads_and_leaves_it_cached():
+    out = _run(r"""
+print("CACHED_BEFORE", runtime.cached_model(prefs.model_settings()) is not None)
+runtime._warm_up.join()
+print("CACHED_AFTER", runtime.cached_model(prefs.model_settings()) is not None)
+""")
+    assert "ALIVE_AFTER_ENABLE True" in out.stdout
+    assert "CACHED_BEFORE False" in out.stdout
+    assert "CACHED_AFTER True" in out.stdout
+
+
+def test_exiting_during_the_warm_up_exits_cleanly():
+    """A CI run once aborted (exit code -6, "terminate called without an active exception") in a process that
+    ended while the then-daemon warm-up thread was inside torch; the race is rare, so this pins the behaviour
+    (exit waits for the warm-up) rather than reproducing the abort on demand."""
+    out = _run(r"""
+import time
+while runtime.cached_model(prefs.model_settings()) is None and runtime._warm_up.is_alive():
+    time.sleep(0.001)
+print("EXITING_WHILE_GENERATING", runtime._warm_up.is_alive())
+""")  # the model is loaded: the warm-up is now inside its torch generation
+    assert "ALIVE_AFTER_ENABLE True" in out.stdout

@@ -66,7 +66,10 @@ def start_warm_up(settings: dict) -> threading.Thread | None:
         except Exception:  # noqa: BLE001 - the operator that needs the model reports the problem
             pass
 
-    _warm_up = threading.Thread(target=work, name="motionclip-warm-up", daemon=True)
+    # Not a daemon: Python waits for it at exit. A daemon thread still inside torch when Blender (or a script)
+    # exits is killed mid-call, and torch's thread pool then aborts the process ("terminate called without an
+    # active exception"); the wait is at most the few seconds the warm-up takes.
+    _warm_up = threading.Thread(target=work, name="motionclip-warm-up", daemon=False)
     _warm_up.start()
     return _warm_up
 
