@@ -17,10 +17,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from motionclip_blender.core import rotations as R
-from motionclip_blender.core.kinematics import forward_kinematics
-from motionclip_blender.core.motion import Motion
-from motionclip_blender.core.skeleton import JOINT_INDEX, JOINT_NAMES, PARENTS, PRIMARY_CHILD, REST_OFFSETS
+from motionclip_blender.core.motion import rotations as R
+from motionclip_blender.core.motion.kinematics import forward_kinematics
+from motionclip_blender.core.motion.motion import Motion
+from motionclip_blender.core.motion.skeleton import JOINT_INDEX, JOINT_NAMES, PARENTS, PRIMARY_CHILD, REST_OFFSETS
 
 NAMES = {"pelvis": "Hips", "spine1": "LowerBack", "spine2": "Spine", "spine3": "Spine1", "neck": "Neck",
          "head": "Head"}

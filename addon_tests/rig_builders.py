@@ -9,8 +9,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from motionclip_blender.core.skeleton import (
-    JOINT_INDEX, SMPL_TO_BLENDER, leaf_tip, rest_joint_positions, rest_pelvis_height,
+from motionclip_blender.core.motion.skeleton import (
+    JOINT_INDEX,
+    SMPL_TO_BLENDER,
+    leaf_tip,
+    rest_joint_positions,
+    rest_pelvis_height,
 )
 
 
@@ -46,7 +50,7 @@ class TestRig:
         return np.array(out)
 
     def rig_rest(self):
-        from motionclip_blender.core.retarget import RigRest
+        from motionclip_blender.core.rig.retarget import RigRest
 
         return RigRest.build([b.name for b in self.bones], [b.parent for b in self.bones], self.rest_matrices(),
                              np.array([b.tail for b in self.bones]), self.object_matrix,

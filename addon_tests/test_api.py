@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 import torch
 
-from motionclip_blender.core.api import ModelLoadError, load_model, mix_latents
-from motionclip_blender.core.checkpoint import CheckpointMeta, save_checkpoint
-from motionclip_blender.core.encoders import EncoderMismatchError
-from motionclip_blender.core.model import ModelConfig, MotionCLIPModel
-from motionclip_blender.core.motion import Motion
+from motionclip_blender.core.model.api import ModelLoadError, load_model, mix_latents
+from motionclip_blender.core.model.checkpoint import CheckpointMeta, save_checkpoint
+from motionclip_blender.core.model.encoders import EncoderMismatchError
+from motionclip_blender.core.model.network import ModelConfig, MotionCLIPModel
+from motionclip_blender.core.motion.motion import Motion
 
 from .test_motion import random_motion
 
@@ -124,7 +124,7 @@ def test_paper_feature_frame_round_trip(small_checkpoint):
 
 
 def test_prompts_with_control_characters_or_past_the_token_limit(model):
-    from motionclip_blender.core.api import PromptTruncatedWarning
+    from motionclip_blender.core.model.api import PromptTruncatedWarning
 
     with pytest.raises(ValueError, match="control characters"):
         model.generate("walk\x00 then run")

@@ -4,11 +4,11 @@ import numpy as np
 import pytest
 import torch
 
-from motionclip_blender.core.augment import jitter_rest_frames, rest_frame_offsets, with_rest_offsets
-from motionclip_blender.core.dataset import Clip, WindowSampler
-from motionclip_blender.core.kinematics import forward_kinematics
-from motionclip_blender.core.motion import Motion
-from motionclip_blender.core.skeleton import NUM_JOINTS, PARENTS
+from motionclip_blender.core.training.augment import jitter_rest_frames, rest_frame_offsets, with_rest_offsets
+from motionclip_blender.core.training.dataset import Clip, WindowSampler
+from motionclip_blender.core.motion.kinematics import forward_kinematics
+from motionclip_blender.core.motion.motion import Motion
+from motionclip_blender.core.motion.skeleton import NUM_JOINTS, PARENTS
 
 from .test_motion import random_motion
 
@@ -93,7 +93,7 @@ def test_short_trials_are_windowed_from_their_middle():
 def test_gait_windows_start_at_foot_strikes():
     """A foot that lifts 10 cm every 30 frames strikes at each return; a periodic clip's windows start only
     there (the lead foot's strikes; mirrored windows use the other foot, which becomes the left)."""
-    from motionclip_blender.core.dataset import foot_strikes
+    from motionclip_blender.core.training.dataset import foot_strikes
 
     frames = 300
     gait = Motion.rest(frames)

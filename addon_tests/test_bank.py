@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from motionclip_blender.core.api import ModelLoadError, load_model
-from motionclip_blender.core.bank import BANK_NAME, BankError, LatentBank, build_bank
-from motionclip_blender.core.dataset import Clip
+from motionclip_blender.core.model.api import ModelLoadError, load_model
+from motionclip_blender.core.model.bank import BANK_NAME, BankError, LatentBank, build_bank
+from motionclip_blender.core.training.dataset import Clip
 
 from .test_api import small_checkpoint  # noqa: F401  (fixture)
 from .test_motion import random_motion
@@ -73,7 +73,7 @@ def test_bank_problems_are_named(banked, small_checkpoint, tmp_path):  # noqa: F
 
 
 def test_refined_codes_reconstruct_their_windows_better_and_are_what_generate_decodes(small_checkpoint, tmp_path):  # noqa: F811
-    from motionclip_blender.core.dataset import canonical_window
+    from motionclip_blender.core.training.dataset import canonical_window
 
     path = tmp_path / "refined"
     shutil.copytree(small_checkpoint, path)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from motionclip_blender.core.paths import model_dir
-from motionclip_blender.core.prompt_suite import SIDES, ankle_swing, foot_lift, pose_energy
+from motionclip_blender.core.training.prompt_suite import SIDES, ankle_swing, foot_lift, pose_energy
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 needs_data = pytest.mark.skipif(not (DATA / "hdm05" / "index.json").is_file(), reason=f"no data at {DATA}")
@@ -16,7 +16,7 @@ needs_data = pytest.mark.skipif(not (DATA / "hdm05" / "index.json").is_file(), r
 @pytest.fixture(scope="module")
 def model():
     """The bundled model ships in the repository: its absence is a failure, not a skip."""
-    from motionclip_blender.core.api import load_model
+    from motionclip_blender.core.model.api import load_model
 
     assert (model_dir() / "config.json").is_file(), f"no bundled model in {model_dir()}"
     return load_model()
@@ -24,7 +24,7 @@ def model():
 
 @pytest.fixture(scope="module")
 def suite(model):
-    from motionclip_blender.core.suite_eval import real_windows_by_family, run_suite
+    from motionclip_blender.core.training.suite_eval import real_windows_by_family, run_suite
 
     real = real_windows_by_family(str(DATA), ("cmu", "hdm05"), model.fps, model.frames) \
         if (DATA / "hdm05" / "index.json").is_file() else None
@@ -33,9 +33,9 @@ def suite(model):
 
 @pytest.fixture(scope="module")
 def test_split(model):
-    from motionclip_blender.core.corpus import split_trials
-    from motionclip_blender.core.dataset import load_clips
-    from motionclip_blender.core.evaluate import compute_metrics
+    from motionclip_blender.core.training.corpus import split_trials
+    from motionclip_blender.core.training.dataset import load_clips
+    from motionclip_blender.core.training.evaluate import compute_metrics
 
     clips = load_clips(split_trials(DATA, ("cmu", "hdm05"), "test"), model.fps, progress=False)
     return compute_metrics(model, clips)
@@ -109,7 +109,7 @@ def test_a_ten_second_walk_keeps_going(model):
 
 @pytest.mark.parametrize("prompt", ["walk forward", "run", "dance salsa"])
 def test_loops_are_seamless(model, prompt):
-    from motionclip_blender.core.timeline import _posed
+    from motionclip_blender.core.motion.timeline import _posed
 
     loop = model.generate(prompt, frames=90, loop=True)
     x = _posed(loop)
@@ -134,8 +134,8 @@ def test_keys_from_a_real_walk_hold_without_pops(model):
     """Issue 16: two poses of a held-out walk as keys (root keyed too) with the prompt "a person walks": the
     result passes through them exactly, and near the keys no frame moves a joint more than twice the clip's
     median frame-to-frame step (plain Generate's own clip reaches 3x there)."""
-    from motionclip_blender.core.corpus import split_trials
-    from motionclip_blender.core.dataset import canonical_window, load_clips
+    from motionclip_blender.core.training.corpus import split_trials
+    from motionclip_blender.core.training.dataset import canonical_window, load_clips
 
     walks = [t for t in split_trials(DATA, ["cmu"], "test") if t.family == "walk"]
     real = canonical_window(max(load_clips(walks, 30.0, progress=False), key=lambda c: len(c.motion)).motion[40:100])
@@ -177,7 +177,7 @@ def test_text_search_over_the_cmu_trials_finds_the_action(model):
     import re
     import time
 
-    from motionclip_blender.core.search import LatentCache, rank, read_folder
+    from motionclip_blender.core.model.search import LatentCache, rank, read_folder
 
     described = {Path(t["file"]).name: t["description"].lower()
                  for t in json.loads((DATA / "cmu" / "index.json").read_text())["trials"]}

@@ -5,9 +5,15 @@ import json
 import pytest
 import torch
 
-from motionclip_blender.core.checkpoint import (CheckpointError, CheckpointMeta, import_official, load_checkpoint,
-                                                read_meta, save_checkpoint)
-from motionclip_blender.core.model import ModelConfig, MotionCLIPModel
+from motionclip_blender.core.model.checkpoint import (
+    CheckpointError,
+    CheckpointMeta,
+    import_official,
+    load_checkpoint,
+    read_meta,
+    save_checkpoint,
+)
+from motionclip_blender.core.model.network import ModelConfig, MotionCLIPModel
 
 CFG = ModelConfig(d_model=64, latent_dim=384, num_encoder_layers=2, num_decoder_layers=2, num_heads=4, ff_size=96)
 

@@ -5,9 +5,9 @@ import json
 import numpy as np
 import pytest
 
-from motionclip_blender.core.bvh import read_smpl_bvh
+from motionclip_blender.core.io.bvh import read_smpl_bvh
 from motionclip_blender.core.cli import main
-from motionclip_blender.core.motion import Motion
+from motionclip_blender.core.motion.motion import Motion
 
 from .test_api import small_checkpoint  # noqa: F401  (module-scoped fixture)
 from .test_motion import random_motion

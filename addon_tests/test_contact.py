@@ -5,11 +5,18 @@ import numpy as np
 import pytest
 import torch
 
-from motionclip_blender.core import rotations as R
-from motionclip_blender.core.contact import (LEGS, ContactOptions, _fk, _solve_leg, clean_feet, detect_contacts,
-                                             foot_speeds)
-from motionclip_blender.core.motion import Motion
-from motionclip_blender.core.skeleton import JOINT_INDEX as J
+from motionclip_blender.core.motion import rotations as R
+from motionclip_blender.core.motion.contact import (
+    LEGS,
+    ContactOptions,
+    _fk,
+    _solve_leg,
+    clean_feet,
+    detect_contacts,
+    foot_speeds,
+)
+from motionclip_blender.core.motion.motion import Motion
+from motionclip_blender.core.motion.skeleton import JOINT_INDEX as J
 
 HANDS_HEAD = [J["left_wrist"], J["right_wrist"], J["head"]]
 

@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from motionclip_blender.core.dataset import canonical_window
-from motionclip_blender.core.mocap import read_motion_with_info
-from motionclip_blender.core.motion import MotionFileError
-from motionclip_blender.core.skeleton import JOINT_INDEX
+from motionclip_blender.core.training.dataset import canonical_window
+from motionclip_blender.core.io.mocap import read_motion_with_info
+from motionclip_blender.core.motion.motion import MotionFileError
+from motionclip_blender.core.motion.skeleton import JOINT_INDEX
 
 from .conventions import CONVENTIONS, Convention, write
 
@@ -23,8 +23,8 @@ TRIALS = ("08_01", "12_02", "HDM_tr_kickLFront1Reps_027_120", "HDM_tr_squat1Reps
 
 @pytest.fixture(scope="module")
 def originals():
-    from motionclip_blender.core.corpus import split_trials
-    from motionclip_blender.core.dataset import load_clips
+    from motionclip_blender.core.training.corpus import split_trials
+    from motionclip_blender.core.training.dataset import load_clips
 
     trials = [t for t in split_trials(DATA, ["cmu", "hdm05"], "all") if t.id in TRIALS]
     assert len(trials) == len(TRIALS)
@@ -60,8 +60,8 @@ def test_a_file_with_no_standing_reference_is_refused(tmp_path):
     whose zero pose is a tangle: the importer says it found no reference instead of guessing a lying body."""
     import torch
 
-    from motionclip_blender.core import rotations as R
-    from motionclip_blender.core.motion import Motion
+    from motionclip_blender.core.motion import rotations as R
+    from motionclip_blender.core.motion.motion import Motion
 
     frames = 40
     motion = Motion.rest(frames)

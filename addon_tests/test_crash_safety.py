@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from motionclip_blender.core import checkpoint as C
-from motionclip_blender.core.checkpoint import CheckpointMeta, load_checkpoint, recover, save_checkpoint
-from motionclip_blender.core.model import ModelConfig, MotionCLIPModel
+from motionclip_blender.core.model import checkpoint as C
+from motionclip_blender.core.model.checkpoint import CheckpointMeta, load_checkpoint, recover, save_checkpoint
+from motionclip_blender.core.model.network import ModelConfig, MotionCLIPModel
 
 CFG = ModelConfig(d_model=32, latent_dim=384, num_encoder_layers=1, num_decoder_layers=1, num_heads=4, ff_size=32)
 META = CheckpointMeta(model=CFG, encoder="minilm:all-MiniLM-L6-v2", encoder_dim=384)
@@ -121,7 +121,7 @@ def test_training_resumes_after_real_kills(tmp_path):
 
 
 def test_weights_without_state_are_not_overwritten(tmp_path):
-    from motionclip_blender.core.train import _resumable
+    from motionclip_blender.core.training.train import _resumable
 
     save_checkpoint(_weights(3), META, tmp_path / "run" / "best")
     with pytest.raises(ValueError, match="no training state"):

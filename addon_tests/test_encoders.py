@@ -14,10 +14,19 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from motionclip_blender.core import encoders as enc_mod
-from motionclip_blender.core.encoders import (
-    MINILM_NAME, ClipEncoder, Encoder, EncoderError, EncoderMismatchError, MiniLMEncoder, canonical_encoder_name,
-    check_encoder_matches, clear_encoder_cache, encoder_spec_matches, load_encoder,
+from motionclip_blender.core.model import encoders as enc_mod
+from motionclip_blender.core.model.encoders import (
+    MINILM_NAME,
+    ClipEncoder,
+    Encoder,
+    EncoderError,
+    EncoderMismatchError,
+    MiniLMEncoder,
+    canonical_encoder_name,
+    check_encoder_matches,
+    clear_encoder_cache,
+    encoder_spec_matches,
+    load_encoder,
 )
 
 

@@ -12,12 +12,12 @@ import numpy as np
 import pytest
 import torch
 
-from motionclip_blender.core.api import load_model
-from motionclip_blender.core.checkpoint import CheckpointMeta, save_checkpoint
-from motionclip_blender.core.encoders import MINILM_DIM, MINILM_NAME, load_encoder
-from motionclip_blender.core.finetune import FinetuneConfig, FinetuneError, finetune
-from motionclip_blender.core.model import ModelConfig, MotionCLIPModel
-from motionclip_blender.core.motion import Motion
+from motionclip_blender.core.model.api import load_model
+from motionclip_blender.core.model.checkpoint import CheckpointMeta, save_checkpoint
+from motionclip_blender.core.model.encoders import MINILM_DIM, MINILM_NAME, load_encoder
+from motionclip_blender.core.training.finetune import FinetuneConfig, FinetuneError, finetune
+from motionclip_blender.core.model.network import ModelConfig, MotionCLIPModel
+from motionclip_blender.core.motion.motion import Motion
 
 
 def small_checkpoint(path, encoder_name: str, dim: int, seed: int = 0) -> str:

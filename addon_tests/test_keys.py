@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from motionclip_blender.core import keys as K
+from motionclip_blender.core.model import keys as K
 from motionclip_blender.core.errors import InputError, InputTypeError
-from motionclip_blender.core.motion import Motion
+from motionclip_blender.core.motion.motion import Motion
 
 from .test_api import model, small_checkpoint  # noqa: F401  (fixtures)
 from .test_motion import random_motion

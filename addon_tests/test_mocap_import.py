@@ -16,12 +16,12 @@ import numpy as np
 import pytest
 import torch
 
-from motionclip_blender.core import joint_maps
-from motionclip_blender.core.bvh import parse_bvh, write_bvh
-from motionclip_blender.core.kinematics import forward_kinematics
-from motionclip_blender.core.mocap import detect_length_unit, load_source, read_motion, read_motion_with_info
-from motionclip_blender.core.motion import MotionFileError
-from motionclip_blender.core.skeleton import JOINT_INDEX
+from motionclip_blender.core.rig import bone_names as joint_maps
+from motionclip_blender.core.io.bvh import parse_bvh, write_bvh
+from motionclip_blender.core.motion.kinematics import forward_kinematics
+from motionclip_blender.core.io.mocap import detect_length_unit, load_source, read_motion, read_motion_with_info
+from motionclip_blender.core.motion.motion import MotionFileError
+from motionclip_blender.core.motion.skeleton import JOINT_INDEX
 
 DATA = Path(__file__).resolve().parents[2] / "shared/data/cmu"
 pytestmark = pytest.mark.skipif(not (DATA / "index.json").is_file(),

@@ -3,8 +3,8 @@
 import pytest
 import torch
 
-from motionclip_blender.core.losses import LossWeights, reconstruction_losses, total_loss
-from motionclip_blender.core.model import ModelConfig, MotionCLIPModel, lengths_to_mask
+from motionclip_blender.core.training.losses import LossWeights, reconstruction_losses, total_loss
+from motionclip_blender.core.model.network import ModelConfig, MotionCLIPModel, lengths_to_mask
 
 SMALL = ModelConfig(d_model=64, latent_dim=48, num_encoder_layers=2, num_decoder_layers=2, num_heads=4,
                     ff_size=128, dropout=0.0, max_frames=256)
@@ -50,7 +50,7 @@ def test_paper_preset():
 
 def test_overfits_a_small_batch():
     """Losses and gradients flow: a tiny batch is reconstructed to near zero."""
-    from motionclip_blender.core import rotations as R
+    from motionclip_blender.core.motion import rotations as R
 
     torch.manual_seed(0)
     net = MotionCLIPModel(SMALL)
@@ -89,7 +89,7 @@ def test_losses_respect_mask():
 def test_standardised_features_round_trip_through_a_checkpoint(tmp_path):
     """With normalize_features the network works in standardised units but reads and writes real features:
     the stats ride in the checkpoint, and a decoder that outputs zeros (in its units) gives back the mean."""
-    from motionclip_blender.core.checkpoint import CheckpointMeta, load_checkpoint, save_checkpoint
+    from motionclip_blender.core.model.checkpoint import CheckpointMeta, load_checkpoint, save_checkpoint
 
     cfg = ModelConfig(d_model=32, latent_dim=384, num_encoder_layers=1, num_decoder_layers=1, num_heads=4,
                       ff_size=32, normalize_features=True)

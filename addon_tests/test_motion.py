@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 import torch
 
-from motionclip_blender.core import rotations as R
-from motionclip_blender.core.bvh import parse_bvh, read_smpl_bvh, write_bvh
-from motionclip_blender.core.dataset import facing_angle
-from motionclip_blender.core.motion import Motion, MotionFileError
-from motionclip_blender.core.skeleton import JOINT_INDEX, rest_pelvis_height
+from motionclip_blender.core.motion import rotations as R
+from motionclip_blender.core.io.bvh import parse_bvh, read_smpl_bvh, write_bvh
+from motionclip_blender.core.training.dataset import facing_angle
+from motionclip_blender.core.motion.motion import Motion, MotionFileError
+from motionclip_blender.core.motion.skeleton import JOINT_INDEX, rest_pelvis_height
 
 
 def random_motion(frames=20, seed=0, fps=30.0) -> Motion:

@@ -10,11 +10,11 @@ import pytest
 import torch
 
 from addon_tests import rig_builders as rb
-from motionclip_blender.core import rig_maps
-from motionclip_blender.core import rotations as R
-from motionclip_blender.core.motion import Motion
-from motionclip_blender.core.retarget import Retargeter, RetargetError, angle_deg
-from motionclip_blender.core.skeleton import JOINT_INDEX, JOINT_NAMES
+from motionclip_blender.core.rig import presets as rig_maps
+from motionclip_blender.core.motion import rotations as R
+from motionclip_blender.core.motion.motion import Motion
+from motionclip_blender.core.rig.retarget import Retargeter, RetargetError, angle_deg
+from motionclip_blender.core.motion.skeleton import JOINT_INDEX, JOINT_NAMES
 
 
 def random_motion(frames=40, seed=0) -> Motion:
@@ -94,7 +94,7 @@ def test_directions_round_trip_and_root(style, motion):
     pelvis_world = pose[:, rt.joint_bone[0], :3, 3] @ obj[:3, :3].T + obj[:3, 3]
     rest_world = obj[:3, :3] @ rig.rest[rt.joint_bone[0], :3, 3] + obj[:3, 3]
     s_world = rt.scale * rt.object_scale
-    from motionclip_blender.core.skeleton import rest_pelvis_height
+    from motionclip_blender.core.motion.skeleton import rest_pelvis_height
 
     want = (motion.translation - [0, 0, rest_pelvis_height()]) @ test_rig.heading.T * s_world + rest_world
     assert np.abs(pelvis_world - want).max() < 1e-4 * max(1.0, s_world)
@@ -120,7 +120,7 @@ def test_smpl_rig_is_identity(motion):
     """On a rig with SMPL's own rest pose K = I and C = I: the channels are bake.py's R⁻¹·q·R."""
     test_rig = rb.TestRig("smpl", [], np.eye(4), np.eye(3), "smpl")
     p = rb.joints("rest", 1.0)
-    from motionclip_blender.core.skeleton import PARENTS, PRIMARY_CHILD, leaf_tip
+    from motionclip_blender.core.motion.skeleton import PARENTS, PRIMARY_CHILD, leaf_tip
 
     b = rb._Builder(5)
     for j, n in enumerate(JOINT_NAMES):
@@ -251,9 +251,9 @@ def test_rig_detection_picks_the_right_preset_for_every_file_of_the_shared_data(
     import json
     from pathlib import Path
 
-    from motionclip_blender.core import rig_maps
-    from motionclip_blender.core.asf_amc import parse_asf
-    from motionclip_blender.core.bvh import parse_bvh
+    from motionclip_blender.core.rig import presets as rig_maps
+    from motionclip_blender.core.io.asf_amc import parse_asf
+    from motionclip_blender.core.io.bvh import parse_bvh
 
     data = Path(__file__).resolve().parents[2] / "shared" / "data"
     if not (data / "cmu" / "index.json").is_file():

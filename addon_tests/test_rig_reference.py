@@ -10,9 +10,9 @@ import pytest
 
 from addon_tests import rig_builders as rb
 from addon_tests.test_retarget_core import evaluate_pose, random_motion
-from motionclip_blender.core import rig_maps
-from motionclip_blender.core.retarget import RetargetError, Retargeter, RigRest
-from motionclip_blender.core.rig_reference import find_rig_reference, rest_stands
+from motionclip_blender.core.rig import presets as rig_maps
+from motionclip_blender.core.rig.retarget import RetargetError, Retargeter, RigRest
+from motionclip_blender.core.rig.reference import find_rig_reference, rest_stands
 
 
 def _rigid(axis: int, deg: float, pivot: np.ndarray) -> np.ndarray:

@@ -9,9 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from motionclip_blender.core import rotations as R
-from motionclip_blender.core.kinematics import forward_kinematics, world_to_local
-from motionclip_blender.core.skeleton import PARENTS, REST_OFFSETS, rest_joint_positions
+from motionclip_blender.core.motion import rotations as R
+from motionclip_blender.core.motion.kinematics import forward_kinematics, world_to_local
+from motionclip_blender.core.motion.skeleton import PARENTS, REST_OFFSETS, rest_joint_positions
 
 finite = st.floats(-4.0, 4.0, allow_nan=False, width=32)
 axis_angles = arrays(np.float32, (16, 3), elements=finite).map(torch.from_numpy)

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from motionclip_blender.core.cli import main
-from motionclip_blender.core.search import LatentCache, content_key, rank
+from motionclip_blender.core.model.search import LatentCache, content_key, rank
 
 from .test_api import model, small_checkpoint  # noqa: F401  (fixtures)
 from .test_motion import random_motion

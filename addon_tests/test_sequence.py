@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from motionclip_blender.core.sequence import Part, parse_sequence
+from motionclip_blender.core.model.sequence import Part, parse_sequence
 
 from .test_api import model, small_checkpoint  # noqa: F401  (fixtures)
 

@@ -5,10 +5,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from motionclip_blender.core import timeline as T
-from motionclip_blender.core.dataset import canonical_window
-from motionclip_blender.core.motion import Motion
-from motionclip_blender.core.prompt_suite import foot_lift
+from motionclip_blender.core.motion import timeline as T
+from motionclip_blender.core.training.dataset import canonical_window
+from motionclip_blender.core.motion.motion import Motion
+from motionclip_blender.core.training.prompt_suite import foot_lift
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 needs_data = pytest.mark.skipif(not (DATA / "cmu" / "index.json").is_file(), reason=f"no data at {DATA}")
@@ -16,8 +16,8 @@ needs_data = pytest.mark.skipif(not (DATA / "cmu" / "index.json").is_file(), rea
 
 @pytest.fixture(scope="module")
 def walk():
-    from motionclip_blender.core.corpus import split_trials
-    from motionclip_blender.core.dataset import load_clips
+    from motionclip_blender.core.training.corpus import split_trials
+    from motionclip_blender.core.training.dataset import load_clips
 
     walks = [t for t in split_trials(DATA, ["cmu"], "test") if t.family == "walk"]
     longest = max(load_clips(walks, 30.0, progress=False), key=lambda c: len(c.motion))
@@ -58,7 +58,7 @@ def test_a_ten_second_walk_keeps_its_speed_and_steps(walk):
 def test_a_gait_whose_upper_body_drifts_is_still_cycled_by_its_legs(walk):
     """Decoded walks: the legs repeat but arms and torso drift, so the whole pose never recurs (detect_period
     fails); the gait is found from the legs and continued at its speed instead of following the take into a stop."""
-    from motionclip_blender.core.skeleton import JOINT_INDEX
+    from motionclip_blender.core.motion.skeleton import JOINT_INDEX
 
     steady = walk[30:90]
     drifting = Motion(steady.rotations.copy(), steady.translation.copy(), steady.fps)
@@ -76,7 +76,7 @@ def test_a_gait_whose_upper_body_drifts_is_still_cycled_by_its_legs(walk):
 
 @needs_data
 def test_legs_moving_together_are_not_a_gait(walk):
-    from motionclip_blender.core.skeleton import JOINT_INDEX
+    from motionclip_blender.core.motion.skeleton import JOINT_INDEX
 
     together = Motion(walk.rotations[30:90].copy(), walk.translation[30:90].copy(), walk.fps)
     for part in ("hip", "knee", "ankle", "foot"):

@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 import torch
 
-from motionclip_blender.core.api import load_model
-from motionclip_blender.core.checkpoint import load_checkpoint
-from motionclip_blender.core.corpus import clean_prompt, load_split, mirror_prompt, read_index
-from motionclip_blender.core.evaluate import compute_metrics, format_table
-from motionclip_blender.core.train import TrainConfig, train
+from motionclip_blender.core.model.api import load_model
+from motionclip_blender.core.model.checkpoint import load_checkpoint
+from motionclip_blender.core.training.corpus import clean_prompt, load_split, mirror_prompt, read_index
+from motionclip_blender.core.training.evaluate import compute_metrics, format_table
+from motionclip_blender.core.training.train import TrainConfig, train
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "cmu"
 pytestmark = pytest.mark.skipif(not (DATA / "index.json").is_file(), reason=f"CMU data not found at {DATA}")
@@ -118,8 +118,8 @@ def test_train_checkpoints_resumes_and_evaluates(tiny_data, tmp_path):
     for (name, a), (_, b) in zip(resumed.state_dict().items(), straight.state_dict().items()):
         assert torch.allclose(a, b, atol=1e-4), (name, float((a - b).abs().max()))
     model = load_model(best)
-    from motionclip_blender.core.corpus import split_trials
-    from motionclip_blender.core.dataset import load_clips
+    from motionclip_blender.core.training.corpus import split_trials
+    from motionclip_blender.core.training.dataset import load_clips
 
     val = load_clips(split_trials(tiny_data, ["cmu"], "val"), cache_dir=tmp_path / "cache", progress=False)
     metrics = compute_metrics(model, val)
@@ -168,8 +168,8 @@ def test_distributed_training_with_torchrun(tiny_data, tmp_path):
 
 
 def test_window_sampler_lengths_balance_and_augmentation():
-    from motionclip_blender.core.dataset import Clip, WindowSampler, facing_angle
-    from motionclip_blender.core.motion import Motion
+    from motionclip_blender.core.training.dataset import Clip, WindowSampler, facing_angle
+    from motionclip_blender.core.motion.motion import Motion
 
     from .test_motion import random_motion
 
@@ -198,7 +198,7 @@ def test_window_sampler_lengths_balance_and_augmentation():
 
 def test_a_cosine_schedule_resumes(tiny_data, tmp_path):
     """The optimiser state written past the warm-up (cosine learning rates) loads with torch.load(weights_only)."""
-    from motionclip_blender.core.train import lr_factor
+    from motionclip_blender.core.training.train import lr_factor
 
     cfg = _tiny_config(tiny_data, tmp_path)
     cfg.lr_schedule, cfg.warmup_steps, cfg.steps, cfg.eval_every, cfg.checkpoint_every = "cosine", 1, 2, 2, 1

@@ -8,10 +8,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from motionclip_blender.core.bvh import parse_bvh, write_bvh
+from motionclip_blender.core.io.bvh import parse_bvh, write_bvh
 from motionclip_blender.core.errors import MotionCLIPError
-from motionclip_blender.core.mocap import read_motion
-from motionclip_blender.core.motion import MotionFileError
+from motionclip_blender.core.io.mocap import read_motion
+from motionclip_blender.core.motion.motion import MotionFileError
 
 from .test_motion import random_motion
 

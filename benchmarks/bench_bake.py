@@ -24,15 +24,15 @@ import numpy as np  # noqa: E402
 
 from motionclip_blender.blender import bake, rig, runtime  # noqa: E402
 from motionclip_blender.core.paths import model_dir  # noqa: E402
-from motionclip_blender.core.skeleton import JOINT_NAMES  # noqa: E402
+from motionclip_blender.core.motion.skeleton import JOINT_NAMES  # noqa: E402
 
 
 def tiny_checkpoint() -> str:
     import torch
 
-    from motionclip_blender.core.checkpoint import CheckpointMeta, save_checkpoint
-    from motionclip_blender.core.encoders import MINILM_DIM, MINILM_NAME
-    from motionclip_blender.core.model import ModelConfig, MotionCLIPModel
+    from motionclip_blender.core.model.checkpoint import CheckpointMeta, save_checkpoint
+    from motionclip_blender.core.model.encoders import MINILM_DIM, MINILM_NAME
+    from motionclip_blender.core.model.network import ModelConfig, MotionCLIPModel
 
     torch.manual_seed(0)
     cfg = ModelConfig(d_model=64, latent_dim=MINILM_DIM, num_encoder_layers=1, num_decoder_layers=1, num_heads=2,

@@ -16,8 +16,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from motionclip_blender.core.corpus import DEFAULT_DATA_ROOT  # noqa: E402
-from motionclip_blender.core.suite_eval import evaluate_prompts  # noqa: E402
+from motionclip_blender.core.training.corpus import DEFAULT_DATA_ROOT  # noqa: E402
+from motionclip_blender.core.training.suite_eval import evaluate_prompts  # noqa: E402
 
 
 def main() -> None:

@@ -28,7 +28,7 @@ import bpy  # noqa: E402
 import numpy as np  # noqa: E402
 
 from motionclip_blender.blender import demo, render  # noqa: E402
-from motionclip_blender.core.motion import Motion  # noqa: E402
+from motionclip_blender.core.motion.motion import Motion  # noqa: E402
 
 
 def motions(n: int, frames: int = 60) -> list[render.MotionSource]:
@@ -63,10 +63,10 @@ def bench_render(n: int, k: int, out: Path) -> Path:
 def bench_finetune(manifest: Path, clip_spec: str | None, steps: int, paper: bool, work: Path) -> None:
     import torch
 
-    from motionclip_blender.core.checkpoint import CheckpointMeta, save_checkpoint
-    from motionclip_blender.core.encoders import load_encoder
-    from motionclip_blender.core.finetune import FinetuneConfig, finetune
-    from motionclip_blender.core.model import ModelConfig, MotionCLIPModel
+    from motionclip_blender.core.model.checkpoint import CheckpointMeta, save_checkpoint
+    from motionclip_blender.core.model.encoders import load_encoder
+    from motionclip_blender.core.training.finetune import FinetuneConfig, finetune
+    from motionclip_blender.core.model.network import ModelConfig, MotionCLIPModel
 
     if clip_spec is None:
         from conftest import build_tiny_clip

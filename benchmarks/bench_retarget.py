@@ -25,10 +25,10 @@ import torch  # noqa: E402
 
 from addon_tests import rig_builders as rb  # noqa: E402
 from motionclip_blender.blender import bake, retarget, rig  # noqa: E402
-from motionclip_blender.core import rotations as R  # noqa: E402
-from motionclip_blender.core.kinematics import forward_kinematics  # noqa: E402
-from motionclip_blender.core.motion import Motion  # noqa: E402
-from motionclip_blender.core.retarget import Retargeter, angle_deg  # noqa: E402
+from motionclip_blender.core.motion import rotations as R  # noqa: E402
+from motionclip_blender.core.motion.kinematics import forward_kinematics  # noqa: E402
+from motionclip_blender.core.motion.motion import Motion  # noqa: E402
+from motionclip_blender.core.rig.retarget import Retargeter, angle_deg  # noqa: E402
 
 BVH = REPO.parent / "shared" / "data" / "cmu" / "trials" / "07_01.bvh"
 
@@ -36,7 +36,7 @@ BVH = REPO.parent / "shared" / "data" / "cmu" / "trials" / "07_01.bvh"
 def walk(frames: int) -> Motion:
     """The CMU walk looped to ``frames`` (a smooth random motion when the data is not here)."""
     if BVH.is_file():
-        from motionclip_blender.core.mocap import read_motion
+        from motionclip_blender.core.io.mocap import read_motion
 
         m = read_motion(str(BVH))
     else:

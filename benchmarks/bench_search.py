@@ -14,9 +14,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
 
-from motionclip_blender.core.api import load_model  # noqa: E402
-from motionclip_blender.core.motion import Motion  # noqa: E402
-from motionclip_blender.core.search import LatentCache, rank  # noqa: E402
+from motionclip_blender.core.model.api import load_model  # noqa: E402
+from motionclip_blender.core.motion.motion import Motion  # noqa: E402
+from motionclip_blender.core.model.search import LatentCache, rank  # noqa: E402
 
 
 def main() -> None:

@@ -13,12 +13,12 @@ from pathlib import Path
 
 import torch
 
-from motionclip_blender.core.api import load_model
-from motionclip_blender.core.losses import LossWeights
-from motionclip_blender.core.model import MotionCLIPModel
+from motionclip_blender.core.model.api import load_model
+from motionclip_blender.core.training.losses import LossWeights
+from motionclip_blender.core.model.network import MotionCLIPModel
 from motionclip_blender.core.paths import model_dir
-from motionclip_blender.core.train import TrainConfig, make_sampler, step_losses
-from motionclip_blender.core.losses import total_loss
+from motionclip_blender.core.training.train import TrainConfig, make_sampler, step_losses
+from motionclip_blender.core.training.losses import total_loss
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -50,8 +50,8 @@ def train_throughput(cfg: TrainConfig, steps: int) -> tuple[float, float]:
 
 def sampling_ms(cfg: TrainConfig, augmented: bool, batches: int = 5) -> float:
     """Milliseconds to draw one training batch from synthetic clips (the data side of a step)."""
-    from motionclip_blender.core.dataset import Clip
-    from motionclip_blender.core.motion import Motion
+    from motionclip_blender.core.training.dataset import Clip
+    from motionclip_blender.core.motion.motion import Motion
 
     rng = torch.Generator().manual_seed(0)
     clips = []

@@ -15,7 +15,7 @@ def counts() -> tuple:
 def evaluated_joint_positions(arm, frame: int):
     import numpy as np
 
-    from motionclip_blender.core.skeleton import JOINT_NAMES
+    from motionclip_blender.core.motion.skeleton import JOINT_NAMES
 
     bpy.context.scene.frame_set(frame)
     return np.array([arm.matrix_world @ arm.pose.bones[n].head for n in JOINT_NAMES])

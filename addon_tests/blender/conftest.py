@@ -47,9 +47,9 @@ def tiny_model_dir(tmp_path_factory) -> str:
     in ~1 s instead of the bundled model (whose quality is not what these tests check)."""
     import torch
 
-    from motionclip_blender.core.checkpoint import CheckpointMeta, save_checkpoint
-    from motionclip_blender.core.encoders import MINILM_DIM, MINILM_NAME
-    from motionclip_blender.core.model import ModelConfig, MotionCLIPModel
+    from motionclip_blender.core.model.checkpoint import CheckpointMeta, save_checkpoint
+    from motionclip_blender.core.model.encoders import MINILM_DIM, MINILM_NAME
+    from motionclip_blender.core.model.network import ModelConfig, MotionCLIPModel
 
     torch.manual_seed(0)
     cfg = ModelConfig(d_model=64, latent_dim=MINILM_DIM, num_encoder_layers=1, num_decoder_layers=1,
@@ -65,9 +65,9 @@ def short_model_dir(tmp_path_factory) -> str:
     makes at most 1200 (40 s): for the length checks."""
     import torch
 
-    from motionclip_blender.core.checkpoint import CheckpointMeta, save_checkpoint
-    from motionclip_blender.core.encoders import MINILM_DIM, MINILM_NAME
-    from motionclip_blender.core.model import ModelConfig, MotionCLIPModel
+    from motionclip_blender.core.model.checkpoint import CheckpointMeta, save_checkpoint
+    from motionclip_blender.core.model.encoders import MINILM_DIM, MINILM_NAME
+    from motionclip_blender.core.model.network import ModelConfig, MotionCLIPModel
 
     torch.manual_seed(0)
     cfg = ModelConfig(d_model=32, latent_dim=MINILM_DIM, num_encoder_layers=1, num_decoder_layers=1,

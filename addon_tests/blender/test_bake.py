@@ -7,9 +7,9 @@ import torch
 import bpy
 from bl_helpers import evaluated_joint_positions
 from motionclip_blender.blender import bake, rig
-from motionclip_blender.core import rotations as R
-from motionclip_blender.core.motion import Motion
-from motionclip_blender.core.skeleton import JOINT_NAMES
+from motionclip_blender.core.motion import rotations as R
+from motionclip_blender.core.motion.motion import Motion
+from motionclip_blender.core.motion.skeleton import JOINT_NAMES
 
 
 def random_motion(frames=30, fps=30.0, seed=0) -> Motion:
@@ -36,7 +36,7 @@ def test_bake_matches_forward_kinematics(fresh):
     err = max(np.abs(evaluated_joint_positions(arm, f + 1) - expected[f]).max() for f in range(len(motion)))
     assert err < 1e-4, err
     # and the world bone orientations: the core's world rotation times the bone's rest rotation
-    _, world = __import__("motionclip_blender.core.kinematics", fromlist=["x"]).forward_kinematics(
+    _, world = __import__("motionclip_blender.core.motion.kinematics", fromlist=["x"]).forward_kinematics(
         motion.matrices(), torch.from_numpy(motion.translation))
     bpy.context.scene.frame_set(7)
     rest = np.array([np.array(arm.data.bones[n].matrix_local.to_3x3()) for n in JOINT_NAMES])

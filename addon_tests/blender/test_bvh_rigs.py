@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 import bpy
-from motionclip_blender.core import rig_maps
-from motionclip_blender.core.skeleton import JOINT_INDEX
+from motionclip_blender.core.rig import presets as rig_maps
+from motionclip_blender.core.motion.skeleton import JOINT_INDEX
 
 DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "cmu"
 pytestmark = pytest.mark.skipif(not (DATA / "index.json").is_file(), reason=f"no data at {DATA}")
@@ -150,8 +150,8 @@ def test_blending_the_rigs_mocap_with_a_generated_clip_keeps_the_hips_continuous
 
 def test_generated_parts_of_a_blend_stand_on_the_actions_floor():
     from motionclip_blender.blender.latent_work import _on_the_floor_of
-    from motionclip_blender.core.mocap import floor_level
-    from motionclip_blender.core.motion import Motion
+    from motionclip_blender.core.io.mocap import floor_level
+    from motionclip_blender.core.motion.motion import Motion
 
     action, generated = Motion.rest(20), Motion.rest(20)
     action.translation[:, 2] += 0.4  # a take on a 40 cm platform

@@ -10,8 +10,8 @@ import pytest
 
 import bpy
 from addon_tests.conventions import CONVENTIONS, write
-from motionclip_blender.core.dataset import canonical_window
-from motionclip_blender.core.mocap import ground
+from motionclip_blender.core.training.dataset import canonical_window
+from motionclip_blender.core.io.mocap import ground
 
 DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
 pytestmark = pytest.mark.skipif(not (DATA / "hdm05" / "index.json").is_file(), reason=f"no data at {DATA}")
@@ -20,8 +20,8 @@ TRIALS = ("08_01", "HDM_tr_squat1Reps_041_120")
 
 @pytest.fixture(scope="module")
 def originals():
-    from motionclip_blender.core.corpus import split_trials
-    from motionclip_blender.core.dataset import load_clips
+    from motionclip_blender.core.training.corpus import split_trials
+    from motionclip_blender.core.training.dataset import load_clips
 
     trials = [t for t in split_trials(DATA, ["cmu", "hdm05"], "all") if t.id in TRIALS]
     return {c.trial.split(":")[-1]: c.motion[:60] for c in load_clips(trials, 30.0, progress=False)}
@@ -52,7 +52,7 @@ def test_every_bvh_of_the_shared_data_binds_upright_with_auto(fresh):
     the 135 BVH files (117 CMU trials, the cgspeed, Hahne/Daz and iClone variants), and the take read back stands:
     the head over the pelvis in most frames and well above the lower ankle in some."""
     from motionclip_blender.blender import binding, retarget
-    from motionclip_blender.core.skeleton import JOINT_INDEX
+    from motionclip_blender.core.motion.skeleton import JOINT_INDEX
 
     files = sorted((DATA / "cmu").rglob("*.bvh"))
     assert len(files) >= 130

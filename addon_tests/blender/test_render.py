@@ -14,8 +14,8 @@ from bpy_extras.object_utils import world_to_camera_view
 from mathutils import Matrix, Vector
 
 from motionclip_blender.blender import bake, render, rig
-from motionclip_blender.core.motion import Motion
-from motionclip_blender.core.skeleton import JOINT_NAMES, PARENTS, SMPL_TO_BLENDER, rest_joint_positions
+from motionclip_blender.core.motion.motion import Motion
+from motionclip_blender.core.motion.skeleton import JOINT_NAMES, PARENTS, SMPL_TO_BLENDER, rest_joint_positions
 
 
 def make_motion(frames: int = 24) -> Motion:
@@ -128,7 +128,7 @@ def synthetic_smpl(path, scale: float = 1.1) -> dict:
 
 def test_smpl_mesh_from_synthetic_model(fresh, tmp_path):
     from motionclip_blender.blender.smpl_body import create_smpl_body
-    from motionclip_blender.core.smpl_body import load_smpl_body, rig_rest_joints
+    from motionclip_blender.core.rig.smpl_body import load_smpl_body, rig_rest_joints
 
     data = synthetic_smpl(tmp_path / "models" / "SMPL_NEUTRAL.pkl")
     body_data = load_smpl_body(tmp_path / "models")  # the folder layout smplx.create expects works too
@@ -170,7 +170,7 @@ def test_render_with_smpl_model_and_cli(fresh, motion_file, tmp_path, capsys):
 
 
 def test_joint_map_folds_smplx_extras():
-    from motionclip_blender.core.smpl_body import joint_map
+    from motionclip_blender.core.rig.smpl_body import joint_map
 
     # SMPL-X: 22 body joints, jaw + eyes under the head, 15 finger joints per hand in chains of 3 from the wrists.
     parents = list(PARENTS[:22]) + [15, 15, 15]
@@ -185,10 +185,10 @@ def test_joint_map_folds_smplx_extras():
 def test_operator_then_finetuned_checkpoint_in_prefs(fresh, prefs, motion_file, tmp_path, tiny_clip_path):
     """The round trip an animator runs: render operator -> motionclip finetune -> Use Checkpoint -> Generate."""
     from motionclip_blender.blender import runtime
-    from motionclip_blender.core.checkpoint import CheckpointMeta, save_checkpoint
-    from motionclip_blender.core.encoders import load_encoder
-    from motionclip_blender.core.finetune import FinetuneConfig, finetune
-    from motionclip_blender.core.model import ModelConfig, MotionCLIPModel
+    from motionclip_blender.core.model.checkpoint import CheckpointMeta, save_checkpoint
+    from motionclip_blender.core.model.encoders import load_encoder
+    from motionclip_blender.core.training.finetune import FinetuneConfig, finetune
+    from motionclip_blender.core.model.network import ModelConfig, MotionCLIPModel
 
     out = tmp_path / "renders"
     assert bpy.ops.motionclip.render_dataset(directory=str(out), source='FILES', input_directory=str(motion_file.parent),

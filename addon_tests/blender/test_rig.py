@@ -5,7 +5,7 @@ import pytest
 
 import bpy
 from motionclip_blender.blender import rig
-from motionclip_blender.core.skeleton import JOINT_NAMES, PARENTS, rest_joint_positions, rest_pelvis_height
+from motionclip_blender.core.motion.skeleton import JOINT_NAMES, PARENTS, rest_joint_positions, rest_pelvis_height
 
 
 def test_add_smpl_rig_bones_and_body(fresh):

@@ -21,7 +21,7 @@ def _speed(motion) -> float:
 
 def test_a_slowed_mocap_import_is_flagged_and_read_at_its_rate_once_set(fresh):
     from motionclip_blender.blender import readback
-    from motionclip_blender.core.mocap import read_motion
+    from motionclip_blender.core.io.mocap import read_motion
 
     assert fresh.scene.render.fps == 24
     bpy.ops.import_anim.bvh(filepath=str(WALK))  # defaults: no fps scaling, scene left at 24

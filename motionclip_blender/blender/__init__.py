@@ -11,7 +11,16 @@ from __future__ import annotations
 
 def _classes():
     from . import (
-        deps, latent_ops, latent_panel, operators, panel, prefs, render_ops, retarget, retarget_ui, search_ops,
+        deps,
+        latent_ops,
+        latent_panel,
+        operators,
+        panel,
+        prefs,
+        render_ops,
+        retarget,
+        retarget_ui,
+        search_ops,
     )
 
     return (*deps.CLASSES, *prefs.CLASSES, *operators.CLASSES, *panel.CLASSES, *retarget.CLASSES,

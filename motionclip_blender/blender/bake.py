@@ -18,8 +18,8 @@ from contextlib import contextmanager
 import bpy
 import numpy as np
 
-from ..core.motion import Motion
-from ..core.skeleton import JOINT_NAMES
+from ..core.motion.motion import Motion
+from ..core.motion.skeleton import JOINT_NAMES
 
 ACTION_PREFIX = "MC_"
 

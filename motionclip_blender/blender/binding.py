@@ -20,8 +20,8 @@ def bind(context, arm, bone_map: dict, store: bool = True):
     is measured against a standing frame of its action (``core.rig_reference``); that pose is stored on the
     armature data once found, so baking a new action (which replaces the one it was found in) keeps the same
     binding. Raises MapError saying what to change."""
-    from ..core.retarget import Retargeter, RetargetError
-    from ..core.rig_reference import find_rig_reference, rest_stands
+    from ..core.rig.retarget import Retargeter, RetargetError
+    from ..core.rig.reference import find_rig_reference, rest_stands
 
     rig = rig_rest(arm)
     stored = arm.data.get(REFERENCE_PROP)

@@ -177,7 +177,7 @@ def run_demo(prompt: str, out_blend: str | os.PathLike, preview_png: str | os.Pa
         result["preview_frames"] = frames
         times["render_s"] = time.perf_counter() - t2
     if bvh:
-        from ..core.bvh import write_bvh
+        from ..core.io.bvh import write_bvh
 
         Path(bvh).resolve().parent.mkdir(parents=True, exist_ok=True)
         write_bvh(motion, bvh)

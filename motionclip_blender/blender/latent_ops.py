@@ -233,7 +233,7 @@ class MOTIONCLIP_OT_recognize(_LatentOperator, bpy.types.Operator):
     top_k: IntProperty(name="Top", default=5, min=1, max=20)
 
     def _inputs(self, context, arm):
-        from ..core.labels import default_labels, parse_labels
+        from ..core.model.labels import default_labels, parse_labels
 
         seed_defaults = False
         if self.labels.strip():

@@ -71,7 +71,7 @@ class MOTIONCLIP_OT_labels_reset(bpy.types.Operator):
     bl_options = {'REGISTER', 'UNDO'}
 
     def execute(self, context):
-        from ..core.labels import default_labels
+        from ..core.model.labels import default_labels
 
         labels = default_labels()
         if not labels:

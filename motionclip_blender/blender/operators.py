@@ -154,7 +154,7 @@ class MOTIONCLIP_OT_generate(jobs.ModelJobOperator, bpy.types.Operator):
                 return None
         if self.sequence:
             from ..core.errors import InputError
-            from ..core.sequence import parse_sequence
+            from ..core.model.sequence import parse_sequence
 
             if self.loop:
                 self.report({'ERROR'}, "Sequence and Loop cannot be combined: a sequence does not repeat")

@@ -11,8 +11,16 @@ from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, Po
 
 from . import prefs, runtime
 from .operators import (
-    CLEAN_FEET, KEY_ROOT, LOOP, ROOT, SEQUENCE, SEQUENCE_STRIPS, USE_KEYS, MOTIONCLIP_OT_add_smpl_rig,
-    MOTIONCLIP_OT_generate, check_target,
+    CLEAN_FEET,
+    KEY_ROOT,
+    LOOP,
+    ROOT,
+    SEQUENCE,
+    SEQUENCE_STRIPS,
+    USE_KEYS,
+    MOTIONCLIP_OT_add_smpl_rig,
+    MOTIONCLIP_OT_generate,
+    check_target,
 )
 
 

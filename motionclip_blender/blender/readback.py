@@ -21,7 +21,7 @@ import numpy as np
 from mathutils import Euler, Quaternion
 
 from ..core.errors import MotionCLIPError
-from ..core.skeleton import JOINT_NAMES
+from ..core.motion.skeleton import JOINT_NAMES
 from . import retarget, rig
 
 _BONE_PATH = re.compile(r'^pose\.bones\["((?:[^"\\]|\\.)*)"\]\.(\w+)$')
@@ -125,7 +125,7 @@ def timing_note(motion, action) -> str:
     curves = [fc for fc in fcurves_of(action, None) if len(fc.keyframe_points)]
     if not curves or max(len(fc.keyframe_points) for fc in curves) < 0.9 * (last - first + 1):
         return ""
-    from ..core.skeleton import JOINT_INDEX
+    from ..core.motion.skeleton import JOINT_INDEX
 
     limbs = [JOINT_INDEX[n] for n in ("left_wrist", "right_wrist", "left_ankle", "right_ankle")]
     speed = np.linalg.norm(np.diff(motion.joint_positions()[:, limbs], axis=0), axis=-1).max(axis=1) * motion.fps
@@ -216,7 +216,7 @@ def _assigned(arm, action, slot):
 
 
 def smpl_motion_from_action(arm, action, fps: float, frames: tuple[int, int]):
-    from ..core.motion import Motion
+    from ..core.motion.motion import Motion
     from .bake import _mat_to_quat, _quat_to_mat, rest_rotations
 
     times = np.arange(frames[0], frames[1] + 1, dtype=np.float64)

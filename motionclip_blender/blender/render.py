@@ -37,9 +37,9 @@ import bpy
 import numpy as np
 
 from ..core.errors import MotionCLIPError
-from ..core.dataset import facing_angle
-from ..core.motion import Motion
-from ..core.skeleton import JOINT_NAMES, PARENTS
+from ..core.training.dataset import facing_angle
+from ..core.motion.motion import Motion
+from ..core.motion.skeleton import JOINT_NAMES, PARENTS
 from . import bake, demo, rig
 
 FORMAT = "motionclip-render-manifest"
@@ -224,7 +224,7 @@ class RenderJob:
         for sub in ("images", "motions"):
             (self.out / sub).mkdir(parents=True, exist_ok=True)
         if self.smpl_model_path:
-            from ..core.smpl_body import load_smpl_body
+            from ..core.rig.smpl_body import load_smpl_body
 
             return load_smpl_body(self.smpl_model_path)
         return None

@@ -160,7 +160,7 @@ class MOTIONCLIP_OT_use_checkpoint(bpy.types.Operator):
             return {'CANCELLED'}
         path = bpy.path.abspath(self.directory)
         try:
-            from ..core.checkpoint import read_meta
+            from ..core.model.checkpoint import read_meta
 
             meta = read_meta(path)  # validates the files before the preference changes
         except Exception as exc:

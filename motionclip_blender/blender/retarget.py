@@ -20,7 +20,7 @@ import numpy as np
 from bpy.props import BoolProperty, EnumProperty, StringProperty
 
 from ..core.errors import MotionCLIPError
-from ..core import rig_maps
+from ..core.rig import presets as rig_maps
 from . import deps
 
 ROOT_MODE_ITEMS = (
@@ -139,7 +139,7 @@ def _matrices(collection, prop: str, n: int) -> np.ndarray:
 
 def rig_rest(arm):
     """core RigRest of an armature object (with its current object transform)."""
-    from ..core.retarget import RigRest
+    from ..core.rig.retarget import RigRest
 
     bones = arm.data.bones
     n = len(bones)
@@ -256,7 +256,7 @@ def retarget_motion(context, arm, motion, name: str, *, preset: str = AUTO, cust
                     props: dict | None = None):
     """Bake a core Motion onto any mapped armature; returns (action, notes). Raises MapError / RetargetError
     before touching data; removes its action and restores the bones' rotation modes if the bake itself fails."""
-    from ..core.retarget import RetargetError
+    from ..core.rig.retarget import RetargetError
     from .bake import rollback_on_failure
 
     from .binding import bind

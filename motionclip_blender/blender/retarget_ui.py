@@ -12,8 +12,8 @@ import os
 import bpy
 from bpy.props import BoolProperty, CollectionProperty, EnumProperty, PointerProperty, StringProperty
 
-from ..core import rig_maps
-from ..core.skeleton import JOINT_NAMES
+from ..core.rig import presets as rig_maps
+from ..core.motion.skeleton import JOINT_NAMES
 from . import retarget
 
 _enum_cache: list = []  # Blender keeps only pointers to dynamic enum strings: hold them here

@@ -13,8 +13,14 @@ import bpy
 import numpy as np
 from mathutils import Matrix, Vector
 
-from ..core.skeleton import (
-    JOINT_NAMES, NUM_JOINTS, PARENTS, PRIMARY_CHILD, leaf_tip, rest_joint_positions, rest_pelvis_height,
+from ..core.motion.skeleton import (
+    JOINT_NAMES,
+    NUM_JOINTS,
+    PARENTS,
+    PRIMARY_CHILD,
+    leaf_tip,
+    rest_joint_positions,
+    rest_pelvis_height,
 )
 
 RIG_NAME = "SMPL_Rig"

@@ -34,7 +34,7 @@ def get_model(settings: dict):
         raise DependencyError(problem)
     import torch
 
-    from ..core.api import load_model
+    from ..core.model.api import load_model
     key = (settings.get("path"), settings.get("encoder"))
     with _lock:
         if settings.get("threads"):
@@ -103,7 +103,7 @@ def decode_frames(model, seconds: float, what: str = "Length") -> int:
 def model_load_error():
     """The core's ModelLoadError class (imported lazily; a never-raised stand-in if the core is unavailable)."""
     try:
-        from ..core.api import ModelLoadError
+        from ..core.model.api import ModelLoadError
     except ImportError:
         return DependencyError
     return ModelLoadError
@@ -127,13 +127,13 @@ def generate_motion(settings: dict, prompt: str, seconds: float, seed: int | Non
     (``core/keys.py``) and comes back at ``key_fps``, exact at those frames after the resampling too.
     ``sequence``: the prompt is split into parts ("walk, then jump (1 s)"); parts without a length share
     ``seconds``; ``info["segments"]`` holds [text, first frame, end frame] at the model's fps."""
-    from ..core import timeline
+    from ..core.motion import timeline
 
     model = get_model(settings)
     frames = decode_frames(model, seconds)
     segments, seed = None, int(seed) if seed else None
     if sequence:
-        from ..core.sequence import parse_sequence
+        from ..core.model.sequence import parse_sequence
 
         parts = parse_sequence(prompt)
         timed = sum(p.seconds for p in parts if p.seconds is not None)
@@ -143,7 +143,7 @@ def generate_motion(settings: dict, prompt: str, seconds: float, seed: int | Non
                                                 clean_feet=clean_feet, root=root)
         segments = [[s.text, s.start, s.end] for s in found]
     elif keys:
-        from ..core.keys import enforce_keys
+        from ..core.model.keys import enforce_keys
 
         at_model = {min(frames - 1, int(round(f * model.fps / key_fps))): pose for f, pose in keys.items()}
         motion = model.generate(prompt, frames=frames, seed=seed, clean_feet=clean_feet,

@@ -11,8 +11,8 @@ from __future__ import annotations
 import bpy
 import numpy as np
 
-from ..core.skeleton import JOINT_NAMES
-from ..core.smpl_body import SmplBody, load_smpl_body
+from ..core.motion.skeleton import JOINT_NAMES
+from ..core.rig.smpl_body import SmplBody, load_smpl_body
 
 SMPL_MESH_NAME = "SMPL_Mesh"
 _MIN_WEIGHT = 1e-4  # SMPL's weights have long tails of ~1e-6 entries; they only slow the modifier down

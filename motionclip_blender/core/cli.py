@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import Callable
 
-from .corpus import DEFAULT_DATA_ROOT
+from .training.corpus import DEFAULT_DATA_ROOT
 from .errors import MotionCLIPError
 
 
@@ -20,7 +20,7 @@ class CliError(MotionCLIPError):
 
 
 def read_any(path: str, asf: str | None = None):
-    from .motion import Motion, MotionFileError
+    from .motion.motion import Motion, MotionFileError
 
     p = Path(path)
     suffix = p.suffix.lower()
@@ -29,14 +29,14 @@ def read_any(path: str, asf: str | None = None):
     if suffix == ".npz":
         return Motion.load_npz(p)
     if suffix in (".bvh", ".amc"):
-        from .mocap import read_motion
+        from .io.mocap import read_motion
 
         return read_motion(p, asf=asf) if asf else read_motion(p)
     raise MotionFileError(f"{p}: unsupported motion file type {suffix!r} (use .npz, .bvh or .amc)")
 
 
 def write_any(motion, path: str) -> None:
-    from .bvh import write_bvh
+    from .io.bvh import write_bvh
 
     p = Path(path)
     if p.suffix.lower() == ".npz":
@@ -49,7 +49,7 @@ def write_any(motion, path: str) -> None:
 
 
 def _model(args):
-    from .api import load_model
+    from .model.api import load_model
 
     return load_model(args.model, encoder=args.encoder)
 
@@ -104,7 +104,7 @@ def cmd_encode(args):
     if args.out:
         import numpy as np
 
-        from .motion import check_output_path
+        from .motion.motion import check_output_path
 
         out = Path(args.out)
         check_output_path(out)
@@ -117,7 +117,7 @@ def cmd_encode(args):
 
 def cmd_recognize(args):
     model = _model(args)
-    from .labels import default_labels, read_labels
+    from .model.labels import default_labels, read_labels
 
     try:
         labels = read_labels(args.labels) if args.labels else default_labels()
@@ -147,7 +147,7 @@ def cmd_convert(args):
 
 
 def cmd_train(args):
-    from .train import TrainConfig, train
+    from .training.train import TrainConfig, train
 
     cfg = TrainConfig.from_file(args.config)
     if args.data:
@@ -164,7 +164,7 @@ def cmd_train(args):
 def cmd_search(args):
     import os
 
-    from .search import LatentCache, rank, read_folder
+    from .model.search import LatentCache, rank, read_folder
 
     model = _model(args)
     motions, skipped = read_folder(args.folder, model.fps)
@@ -179,9 +179,9 @@ def cmd_search(args):
 
 
 def cmd_bank(args):
-    from .api import load_model
-    from .bank import build_bank
-    from .train import TrainConfig, training_clips
+    from .model.api import load_model
+    from .model.bank import build_bank
+    from .training.train import TrainConfig, training_clips
 
     cfg = TrainConfig.from_file(args.config)
     if args.data:
@@ -194,17 +194,17 @@ def cmd_bank(args):
 def cmd_evaluate(args):
     corpora = [c.strip() for c in args.corpora.split(",") if c.strip()]
     if args.prompts is not None:
-        from .suite_eval import evaluate_prompts
+        from .training.suite_eval import evaluate_prompts
 
         evaluate_prompts(args.model, args.prompts or None, args.data, corpora, args.json, args.variations)
         return
-    from .evaluate import evaluate
+    from .training.evaluate import evaluate
 
     evaluate(args.model, args.data, args.json, args.split, corpora)
 
 
 def cmd_finetune(args):
-    from .finetune import FinetuneConfig, finetune
+    from .training.finetune import FinetuneConfig, finetune
 
     cfg = FinetuneConfig(model=args.model, renders=args.renders, clip=args.clip, out=args.out, steps=args.steps,
                          batch_size=args.batch_size, lr=args.lr)
