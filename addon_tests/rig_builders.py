@@ -233,3 +233,8 @@ def build_armature(test_rig: TestRig, name: str):
     bpy.ops.object.mode_set(mode='OBJECT')
     obj.matrix_world = Matrix(test_rig.object_matrix.tolist())
     return obj
+
+
+def angle_deg(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Angle between unit vectors, degrees (clipped dot: exact parallels give 0, not NaN)."""
+    return np.degrees(np.arccos(np.clip((a * b).sum(-1), -1.0, 1.0)))

@@ -116,10 +116,10 @@ def test_paper_feature_frame_round_trip(small_checkpoint):
     model = load_model(small_checkpoint)
     model.meta.feature_frame = "smpl"
     m = random_motion(10, seed=9)
-    back = model._motion(model._features(m))
+    back = model._motion(model.features(m))
     assert np.allclose(back.joint_positions(), m.joint_positions(), atol=1e-5)
     # in SMPL's frame the character's up axis is +Y
-    feats = model._features(Motion.rest(1))
+    feats = model.features(Motion.rest(1))
     assert feats[0, 24, 1] > 0.9 and abs(float(feats[0, 24, 2])) < 1e-6
 
 

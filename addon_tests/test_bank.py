@@ -73,7 +73,6 @@ def test_bank_problems_are_named(banked, small_checkpoint, tmp_path):  # noqa: F
 
 
 def test_refined_codes_reconstruct_their_windows_better_and_are_what_generate_decodes(small_checkpoint, tmp_path):  # noqa: F811
-    from motionclip_blender.core.training.dataset import canonical_window
 
     path = tmp_path / "refined"
     shutil.copytree(small_checkpoint, path)
@@ -83,7 +82,7 @@ def test_refined_codes_reconstruct_their_windows_better_and_are_what_generate_de
     plain = build_bank(model, clips, stride=20, progress=False)
     refined = build_bank(model, clips, stride=20, progress=False, refine_steps=20)
     assert plain.codes is None and torch.allclose(refined.latents, plain.latents)  # picking is unchanged
-    window = canonical_window(clips[0].motion[0:60])  # walk_trial@0
+    window = (clips[0].motion[0:60]).canonical()  # walk_trial@0
 
     def error(z):
         return float(np.linalg.norm(model.decode(z, 60).joint_positions() - window.joint_positions(), axis=-1).mean())

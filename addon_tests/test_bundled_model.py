@@ -135,10 +135,10 @@ def test_keys_from_a_real_walk_hold_without_pops(model):
     result passes through them exactly, and near the keys no frame moves a joint more than twice the clip's
     median frame-to-frame step (plain Generate's own clip reaches 3x there)."""
     from motionclip_blender.core.training.corpus import split_trials
-    from motionclip_blender.core.training.dataset import canonical_window, load_clips
+    from motionclip_blender.core.training.dataset import load_clips
 
     walks = [t for t in split_trials(DATA, ["cmu"], "test") if t.family == "walk"]
-    real = canonical_window(max(load_clips(walks, 30.0, progress=False), key=lambda c: len(c.motion)).motion[40:100])
+    real = max(load_clips(walks, 30.0, progress=False), key=lambda c: len(c.motion)).motion[40:100].canonical()
     keys = {10: real[10:11], 45: real[45:46]}
     out = model.generate("a person walks", frames=60, keys=keys, key_root=True)
     for k, pose in keys.items():

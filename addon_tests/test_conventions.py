@@ -9,7 +9,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from motionclip_blender.core.training.dataset import canonical_window
 from motionclip_blender.core.io.mocap import read_motion_with_info
 from motionclip_blender.core.motion.motion import MotionFileError
 from motionclip_blender.core.motion.skeleton import JOINT_INDEX
@@ -47,8 +46,8 @@ def test_every_convention_imports_the_same_motion(originals, tmp_path, trial, co
     # an added T-pose frame is dropped; a first frame still close to a T-pose may go with it (Hahne's blend)
     n = len(got)
     assert len(motion) - 1 <= n <= len(motion), info.dropped_frames
-    a = canonical_window(motion[len(motion) - n:]).joint_positions()
-    b = canonical_window(got).joint_positions()
+    a = motion[len(motion) - n:].canonical().joint_positions()
+    b = got.canonical().joint_positions()
     error = np.linalg.norm(a - b, axis=-1).mean()
     assert error <= 0.03, f"{error * 100:.1f} cm with reference {info.reference}"
     if conv.orient in ("x", "y", "z", "odd"):

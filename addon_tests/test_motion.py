@@ -8,7 +8,6 @@ import torch
 
 from motionclip_blender.core.motion import rotations as R
 from motionclip_blender.core.io.bvh import parse_bvh, read_smpl_bvh, write_bvh
-from motionclip_blender.core.training.dataset import facing_angle
 from motionclip_blender.core.motion.motion import Motion, MotionFileError
 from motionclip_blender.core.motion.skeleton import JOINT_INDEX, rest_pelvis_height
 
@@ -28,7 +27,7 @@ def test_rest_pose_convention_z_up_facing_negative_y():
     toes = pos[JOINT_INDEX["left_foot"]] - pos[JOINT_INDEX["left_ankle"]]
     assert toes[1] < -0.1  # feet point -Y: the character faces -Y
     assert abs(pos[:, 2].min()) < 0.02  # standing on the ground
-    assert abs(facing_angle(Motion.rest(1))[0]) < 0.05
+    assert abs(Motion.rest(1).heading()[0]) < 0.05
     assert abs(rest_pelvis_height() - 0.956) < 0.01
 
 
@@ -113,4 +112,4 @@ def test_mirror_flips_left_and_right():
 def test_rotate_about_z_turns_heading():
     m = Motion.rest(3)
     turned = m.rotated_about_z(math.pi / 2)
-    assert np.allclose(facing_angle(turned), math.pi / 2, atol=0.05)
+    assert np.allclose(turned.heading(), math.pi / 2, atol=0.05)

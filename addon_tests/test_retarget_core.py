@@ -13,7 +13,7 @@ from addon_tests import rig_builders as rb
 from motionclip_blender.core.rig import presets as rig_maps
 from motionclip_blender.core.motion import rotations as R
 from motionclip_blender.core.motion.motion import Motion
-from motionclip_blender.core.rig.retarget import Retargeter, RetargetError, angle_deg
+from motionclip_blender.core.rig.retarget import Retargeter, RetargetError
 from motionclip_blender.core.motion.skeleton import JOINT_INDEX, JOINT_NAMES
 
 
@@ -80,7 +80,7 @@ def test_directions_round_trip_and_root(style, motion):
 
     # per mapped joint and frame, world directions = the character's heading applied to SMPL's
     expected = rt.smpl_directions(motion) @ test_rig.heading.T
-    err = angle_deg(world_dirs(test_rig, rt, pose), expected)
+    err = rb.angle_deg(world_dirs(test_rig, rt, pose), expected)
     print(f"{style}: max direction error {err.max():.2e} deg over {err.size} joint-frames")
     assert err.max() < 0.05
 
@@ -238,7 +238,7 @@ def test_unmapped_smpl_joints_between_mapped_ones(motion):
     rt = Retargeter(rig, bone_map)
     assert rt.towards[JOINT_INDEX["spine1"]] == JOINT_INDEX["spine3"]
     pose = evaluate_pose(rig, rt.to_rig(motion))
-    err = angle_deg(world_dirs(test_rig, rt, pose), rt.smpl_directions(motion) @ test_rig.heading.T)
+    err = rb.angle_deg(world_dirs(test_rig, rt, pose), rt.smpl_directions(motion) @ test_rig.heading.T)
     print(f"gaps: max direction error {err.max():.2e} deg")
     assert err.max() < 0.05
     back = rt.from_rig(pose)  # the collars and spine2 come back following their parents

@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 from motionclip_blender.core.motion import timeline as T
-from motionclip_blender.core.training.dataset import canonical_window
 from motionclip_blender.core.motion.motion import Motion
 from motionclip_blender.core.training.prompt_suite import foot_lift
 
@@ -22,7 +21,7 @@ def walk():
     walks = [t for t in split_trials(DATA, ["cmu"], "test") if t.family == "walk"]
     longest = max(load_clips(walks, 30.0, progress=False), key=lambda c: len(c.motion))
     assert len(longest.motion) >= 100
-    return canonical_window(longest.motion)
+    return longest.motion.canonical()
 
 
 def _pose_steps(m: Motion) -> np.ndarray:
@@ -32,7 +31,7 @@ def _pose_steps(m: Motion) -> np.ndarray:
 
 @needs_data
 def test_stitching_windows_of_one_performance_gives_it_back(walk):
-    windows = [canonical_window(walk[s:s + 60]) for s in (0, 20, 40)]
+    windows = [walk[s:s + 60].canonical() for s in (0, 20, 40)]
     stitched = T.stitch(windows, 20)
     assert len(stitched) == 100
     err = np.linalg.norm(stitched.joint_positions() - walk[:100].joint_positions(), axis=-1)
@@ -118,7 +117,7 @@ def test_a_loop_flows_from_its_last_frame_into_its_first(walk, root):
 def test_root_options(walk):
     clip = walk[30:90].rotated_about_z(0.7)
     forward = T.with_root(clip, "forward")
-    a = float(T.heading(clip[:1])[0])
+    a = float(clip[:1].heading()[0])
     across = np.array([np.cos(a), np.sin(a)])  # the first frame's sideways direction
     assert np.abs((forward.translation[:, :2] - forward.translation[0, :2]) @ across).max() < 1e-5
     assert np.linalg.norm(forward.translation[-1, :2] - forward.translation[0, :2]) > 1.0

@@ -168,7 +168,7 @@ def test_distributed_training_with_torchrun(tiny_data, tmp_path):
 
 
 def test_window_sampler_lengths_balance_and_augmentation():
-    from motionclip_blender.core.training.dataset import Clip, WindowSampler, facing_angle
+    from motionclip_blender.core.training.dataset import Clip, WindowSampler
     from motionclip_blender.core.motion.motion import Motion
 
     from .test_motion import random_motion
@@ -186,7 +186,7 @@ def test_window_sampler_lengths_balance_and_augmentation():
     assert all(l <= 35 for l, p in zip(lengths.tolist(), prompts) if p == "run")
     # targets are canonical (start at the origin facing -Y); encoder inputs may be turned
     first = Motion.from_features(target[0, :1])
-    assert abs(float(facing_angle(first)[0])) < 1e-3 and np.allclose(first.translation[0, :2], 0, atol=1e-5)
+    assert abs(float(first.heading()[0])) < 1e-3 and np.allclose(first.translation[0, :2], 0, atol=1e-5)
     frame_sampler = WindowSampler(clips, frames=60, min_frames=30, seed=0, balance="frame")
     assert sum(p == "run" for p in frame_sampler.sample(400)[3]) < 60
     # "mixed": half of each, so the short trial gets (50 % + 5.5 %) / 2 of the windows

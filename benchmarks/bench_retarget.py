@@ -28,7 +28,8 @@ from motionclip_blender.blender import bake, retarget, rig  # noqa: E402
 from motionclip_blender.core.motion import rotations as R  # noqa: E402
 from motionclip_blender.core.motion.kinematics import forward_kinematics  # noqa: E402
 from motionclip_blender.core.motion.motion import Motion  # noqa: E402
-from motionclip_blender.core.rig.retarget import Retargeter, angle_deg  # noqa: E402
+from motionclip_blender.core.rig.retarget import Retargeter  # noqa: E402
+from addon_tests.rig_builders import angle_deg  # noqa: E402
 
 BVH = REPO.parent / "shared" / "data" / "cmu" / "trials" / "07_01.bvh"
 

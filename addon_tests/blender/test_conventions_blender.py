@@ -10,7 +10,6 @@ import pytest
 
 import bpy
 from addon_tests.conventions import CONVENTIONS, write
-from motionclip_blender.core.training.dataset import canonical_window
 from motionclip_blender.core.io.mocap import ground
 
 DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
@@ -40,8 +39,8 @@ def test_blenders_importer_then_auto_binding_reads_back_the_same_motion(fresh, o
     got = readback.motion_from_action(arm)
     n = min(len(got), len(motion))  # an added T-pose frame 0 is read too: compare the performance
     # the global frame removed: start, heading and the floor (a file's floor is a convention too)
-    a = ground(canonical_window(motion[len(motion) - n:])).joint_positions()
-    b = ground(canonical_window(got[len(got) - n:])).joint_positions()
+    a = ground(motion[len(motion) - n:].canonical()).joint_positions()
+    b = ground(got[len(got) - n:].canonical()).joint_positions()
     error = np.linalg.norm(a - b, axis=-1).mean()
     print(f"{conv.name} {trial}: {error * 100:.2f} cm")
     assert error <= 0.03

@@ -46,9 +46,7 @@ def state(arm=None) -> tuple:
 
 
 def facing(motion: Motion, i: int) -> float:
-    from motionclip_blender.core.training.dataset import facing_angle
-
-    return float(facing_angle(motion[i:i + 1])[0])
+    return float(motion[i:i + 1].heading()[0])
 
 
 def test_readback_inverts_the_bake(smpl):

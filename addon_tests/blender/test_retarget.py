@@ -212,12 +212,12 @@ def test_generate_on_a_mixamo_rig_retargets(fresh, tiny_model):
     assert 'pose.bones["mixamorig:Hips"].location' in paths
     # the same motion, checked against the core: per joint directions match (turned by the rig's 180°)
     motion = tiny_model.generate("a person jumps", frames=30, seed=1)
-    from motionclip_blender.core.rig.retarget import Retargeter, angle_deg
+    from motionclip_blender.core.rig.retarget import Retargeter
 
     rt = Retargeter(retarget.rig_rest(tgt), json.loads(action["retarget_map"]))
     fresh.scene.frame_set(10)
     pose = retarget.current_pose(tgt, retarget.rig_rest(tgt))
-    err = angle_deg(rt.joint_directions(pose[None]), rt.smpl_directions(motion[9]))
+    err = rb.angle_deg(rt.joint_directions(pose[None]), rt.smpl_directions(motion[9]))
     assert err.max() < 1.0, err.max()
 
 

@@ -19,6 +19,7 @@ import bpy
 import numpy as np
 
 from ..core.motion.motion import Motion
+from ..core.motion.quaternions import mat_to_quat, quat_to_mat, sign_continuous
 from ..core.motion.skeleton import JOINT_NAMES
 
 ACTION_PREFIX = "MC_"
@@ -34,34 +35,6 @@ def action_name(prompt: str, max_len: int = 48) -> str:
 def scene_fps(scene) -> float:
     return scene.render.fps / scene.render.fps_base
 
-
-def _quat_to_mat(q: np.ndarray) -> np.ndarray:
-    w, x, y, z = np.moveaxis(q, -1, 0)
-    return np.stack([
-        np.stack([1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)], -1),
-        np.stack([2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)], -1),
-        np.stack([2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)], -1),
-    ], -2)
-
-
-def _mat_to_quat(m: np.ndarray) -> np.ndarray:
-    """Rotation matrices (..., 3, 3) -> unit quaternions (w, x, y, z), numerically safe branch per item."""
-    m = np.asarray(m, dtype=np.float64)
-    t = np.stack([
-        1 + m[..., 0, 0] + m[..., 1, 1] + m[..., 2, 2],
-        1 + m[..., 0, 0] - m[..., 1, 1] - m[..., 2, 2],
-        1 - m[..., 0, 0] + m[..., 1, 1] - m[..., 2, 2],
-        1 - m[..., 0, 0] - m[..., 1, 1] + m[..., 2, 2],
-    ], -1)
-    best = t.argmax(-1)
-    cands = np.stack([
-        np.stack([t[..., 0], m[..., 2, 1] - m[..., 1, 2], m[..., 0, 2] - m[..., 2, 0], m[..., 1, 0] - m[..., 0, 1]], -1),
-        np.stack([m[..., 2, 1] - m[..., 1, 2], t[..., 1], m[..., 1, 0] + m[..., 0, 1], m[..., 0, 2] + m[..., 2, 0]], -1),
-        np.stack([m[..., 0, 2] - m[..., 2, 0], m[..., 1, 0] + m[..., 0, 1], t[..., 2], m[..., 2, 1] + m[..., 1, 2]], -1),
-        np.stack([m[..., 1, 0] - m[..., 0, 1], m[..., 0, 2] + m[..., 2, 0], m[..., 2, 1] + m[..., 1, 2], t[..., 3]], -1),
-    ], -2)
-    q = np.take_along_axis(cands, best[..., None, None], axis=-2)[..., 0, :]
-    return q / np.linalg.norm(q, axis=-1, keepdims=True)
 
 
 def rest_rotations(arm_obj) -> tuple[np.ndarray, np.ndarray]:
@@ -81,13 +54,9 @@ def motion_to_pose_channels(motion: Motion, rest_rot: np.ndarray, rest_head: np.
 
     Quaternions are made sign-continuous over time per bone so fcurve interpolation between keys
     takes the short path."""
-    q = _quat_to_mat(motion.rotations.astype(np.float64))  # (F, 24, 3, 3)
+    q = quat_to_mat(motion.rotations.astype(np.float64))  # (F, 24, 3, 3)
     basis = np.swapaxes(rest_rot, -1, -2)[None] @ q @ rest_rot[None]  # R⁻¹ · q · R (R orthonormal)
-    quats = _mat_to_quat(basis)
-    # Sign continuity: key f flips when it points away from key f-1; flips accumulate along time, so
-    # the running product of the raw neighbour signs gives every key's final sign at once.
-    step = np.where((quats[1:] * quats[:-1]).sum(-1) < 0, -1.0, 1.0)
-    quats[1:] *= np.cumprod(step, axis=0)[..., None]
+    quats = sign_continuous(mat_to_quat(basis))
     loc = (motion.translation.astype(np.float64) - rest_head[0]) @ rest_rot[0]  # R⁻¹ · (t − head)
     return quats.astype(np.float32), loc.astype(np.float32)
 
@@ -148,8 +117,8 @@ def bake_motion(arm_obj, motion: Motion, name: str, *, start_frame: int = 1, tar
     The motion is resampled to ``target_fps`` (the scene's) first, keys land on integer frames from
     ``start_frame``. A previously assigned action gets a fake user so switching to the new one never
     loses the user's work when the file is saved."""
-    if target_fps is not None and abs(target_fps - motion.fps) > 1e-6:
-        motion = motion.resample(target_fps)
+    if target_fps is not None:
+        motion = motion.at_fps(target_fps)
     rest_rot, rest_head = rest_rotations(arm_obj)
     quats, loc = motion_to_pose_channels(motion, rest_rot, rest_head)
     frames = np.arange(len(motion), dtype=np.float32) + start_frame

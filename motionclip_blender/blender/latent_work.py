@@ -31,12 +31,8 @@ def _source_frames(model, source, seconds: float, what: str) -> int:
     """Frames decoded for ``source``: ``seconds`` for a prompt, a clip's own length at the model's fps."""
     if isinstance(source, str):
         return _frames(model, seconds)
-    n = len(at_fps(source, model.fps))
+    n = len((source).at_fps(model.fps))
     return runtime.check_frames(model, n, f"{what} clip of {n / model.fps:.2f} s ({n} frames)")
-
-
-def at_fps(motion, fps: float):
-    return motion if abs(motion.fps - fps) < 1e-6 else motion.resample(fps)
 
 
 def label_of(source) -> str:
@@ -44,17 +40,10 @@ def label_of(source) -> str:
 
 
 # --- alignment --------------------------------------------------------------------------------------
-def heading(motion, index: int) -> float:
-    """Heading (radians about +Z, 0 = facing -Y) of one frame."""
-    from ..core.training.dataset import facing_angle
-
-    return float(facing_angle(motion[index:index + 1])[0])
-
-
 def align_start(motion, ref, ref_index: int):
     """``motion`` turned about Z and shifted so its first frame has ``ref[ref_index]``'s root xy and heading.
     Heights are kept: each clip's own vertical motion (crouching, jumping) is real, not an offset."""
-    turned = motion.rotated_about_z(heading(ref, ref_index) - heading(motion, 0))
+    turned = motion.rotated_about_z(float(ref[ref_index:ref_index + 1].heading()[0] - motion[0:1].heading()[0]))
     trans = turned.translation.copy()
     trans[:, :2] += ref.translation[ref_index, :2] - trans[0, :2]
     return type(motion)(turned.rotations, trans, turned.fps)
@@ -76,16 +65,16 @@ def sequence(settings, a, b, *, seconds: float, crossfade: int, transition_secon
     if transition_seconds > 0:
         _frames(model, transition_seconds, "Transition length")
     job.step(0.05, "clip A")
-    clip_a = at_fps(a if not isinstance(a, str) else model.generate(a, frames=frames), fps)
+    clip_a = (a if not isinstance(a, str) else model.generate(a, frames=frames)).at_fps(fps)
     job.step(0.3, "clip B")
-    clip_b = at_fps(b if not isinstance(b, str) else model.generate(b, frames=frames), fps)
+    clip_b = (b if not isinstance(b, str) else model.generate(b, frames=frames)).at_fps(fps)
     parts, names = [clip_a], [label_of(a)]
     if transition_seconds > 0:
         from ..core.model.api import mix_latents
 
         job.step(0.55, "transition")
         z = mix_latents(model.motion_latent(a), model.motion_latent(b), 0.5)
-        parts.append(at_fps(model.decode_clip(z, _frames(model, transition_seconds)), fps))
+        parts.append((model.decode_clip(z, _frames(model, transition_seconds))).at_fps(fps))
         names.append("transition")
     parts.append(clip_b)
     names.append(label_of(b))

@@ -166,7 +166,7 @@ def motion_from_action(arm, action=None, *, fps: float | None = None, frames: tu
     rate = action_rate(action, bpy.context.scene)
     if rig.is_smpl_armature(arm)[0]:
         motion = smpl_motion_from_action(arm, action, rate, frames)
-        return motion if abs(rate - fps) < 1e-6 else motion.resample(fps)
+        return motion.at_fps(fps)
     problem = rig_problem(arm)
     if problem:
         raise UnmappedRigError(problem)
@@ -177,7 +177,7 @@ def motion_from_action(arm, action=None, *, fps: float | None = None, frames: tu
                                           fps=rate)
         except ValueError as exc:  # MapError / RetargetError: the map stopped fitting
             raise UnmappedRigError(f"Armature '{arm.name}' cannot be mapped to SMPL: {exc}") from None
-    return motion if abs(motion.fps - fps) < 1e-6 else motion.resample(fps)
+    return motion.at_fps(fps)
 
 
 def rig_problem(arm) -> str:
@@ -217,7 +217,8 @@ def _assigned(arm, action, slot):
 
 def smpl_motion_from_action(arm, action, fps: float, frames: tuple[int, int]):
     from ..core.motion.motion import Motion
-    from .bake import _mat_to_quat, _quat_to_mat, rest_rotations
+    from ..core.motion.quaternions import mat_to_quat, quat_to_mat
+    from .bake import rest_rotations
 
     times = np.arange(frames[0], frames[1] + 1, dtype=np.float64)
     curves = {(fc.data_path, fc.array_index): fc for fc in fcurves_of(action, slot_for(arm, action))}
@@ -256,9 +257,9 @@ def smpl_motion_from_action(arm, action, fps: float, frames: tuple[int, int]):
     local = np.where(norms > 1e-8, local / np.maximum(norms, 1e-12), [1.0, 0.0, 0.0, 0.0])
     rest_rot, rest_head = rest_rotations(arm)
     # Inverse of bake.motion_to_pose_channels: B = R⁻¹ q R  =>  q = R B R⁻¹; loc = R⁻¹ (t − head) => t = R loc + head.
-    q = rest_rot[None] @ _quat_to_mat(local) @ np.swapaxes(rest_rot, -1, -2)[None]
+    q = rest_rot[None] @ quat_to_mat(local) @ np.swapaxes(rest_rot, -1, -2)[None]
     translation = loc @ rest_rot[0].T + rest_head[0]
-    return Motion(_mat_to_quat(q), translation, fps)
+    return Motion(mat_to_quat(q), translation, fps)
 
 
 def keyed_frames(action, slot=None, bones=None) -> list[int]:

@@ -37,7 +37,6 @@ import bpy
 import numpy as np
 
 from ..core.errors import MotionCLIPError
-from ..core.training.dataset import facing_angle
 from ..core.motion.motion import Motion
 from ..core.motion.skeleton import JOINT_NAMES, PARENTS
 from . import bake, demo, rig
@@ -97,7 +96,7 @@ def label_for_file(path: Path) -> str:
 
 def sources_from_files(paths, labels: dict[str, str] | None = None) -> list[MotionSource]:
     """Read .npz / .bvh (/ .amc) files through the core readers; ``labels`` maps a file stem to its text."""
-    from ..core.cli import read_any
+    from ..core.io.formats import read_any
 
     out = []
     for p in map(Path, paths):
@@ -335,7 +334,7 @@ class RenderJob:
     def _render_frame(self, src: MotionSource, motion: Motion, index: int, scene_frame: int) -> None:
         self.scene.frame_set(scene_frame)
         points = self._figure_points()
-        heading = math.degrees(float(facing_angle(motion[index:index + 1])[0]))
+        heading = math.degrees(float(motion[index:index + 1].heading()[0]))
         extent = float(np.ptp(points, axis=0).max())
         demo.frame_camera(self.scene, points, azimuth_deg=AZIMUTH_DEG + heading, elevation_deg=ELEVATION_DEG,
                           margin=0.04 * extent + 0.02, cam=self.cam)

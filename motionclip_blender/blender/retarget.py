@@ -264,8 +264,8 @@ def retarget_motion(context, arm, motion, name: str, *, preset: str = AUTO, cust
     bone_map, label = resolve_map(arm, preset, custom)
     rig, rt, reference = bind(context, arm, bone_map)
     try:
-        if target_fps is not None and abs(target_fps - motion.fps) > 1e-6:
-            motion = motion.resample(target_fps)
+        if target_fps is not None:
+            motion = motion.at_fps(target_fps)
         channels = rt.to_rig(motion, root_mode, current_pose(arm, rig) if root_mode == 'KEEP_START' else None)
     except RetargetError as exc:
         raise MapError(f"'{arm.name}': {exc}") from None

@@ -81,13 +81,13 @@ def cached_model(settings: dict):
 
 def max_seconds(model) -> float:
     """The longest clip ``model`` decodes, in seconds (its decoder's ``max_frames`` at its fps)."""
-    return int(model.network.config.max_frames) / float(model.fps)
+    return int(model.max_frames) / float(model.fps)
 
 
 def check_frames(model, frames: int, what: str) -> int:
     """``frames`` (at the model's fps) if the model can decode that many, else LengthError naming the limit.
     Called before any model work, so an over-long request fails before anything is computed or created."""
-    limit = int(model.network.config.max_frames)
+    limit = int(model.max_frames)
     if frames > limit:
         raise LengthError(f"{what} is longer than model '{model.name}' can make: at most {max_seconds(model):g} s "
                           f"({limit} frames at {float(model.fps):g} fps)")
@@ -147,7 +147,7 @@ def generate_motion(settings: dict, prompt: str, seconds: float, seed: int | Non
 
         at_model = {min(frames - 1, int(round(f * model.fps / key_fps))): pose for f, pose in keys.items()}
         motion = model.generate(prompt, frames=frames, seed=seed, clean_feet=clean_feet,
-                                root=root, keys=at_model, key_root=key_root).resample(key_fps)
+                                root=root, keys=at_model, key_root=key_root).at_fps(key_fps)
         motion = enforce_keys(motion, {f: p for f, p in keys.items() if f < len(motion)}, key_root)
     else:
         motion = model.generate(prompt, frames=frames, seed=seed, clean_feet=clean_feet,

@@ -20,32 +20,19 @@ class CliError(MotionCLIPError):
 
 
 def read_any(path: str, asf: str | None = None):
-    from .motion.motion import Motion, MotionFileError
+    from .io.formats import read_any as read
 
-    p = Path(path)
-    suffix = p.suffix.lower()
+    suffix = Path(path).suffix.lower()
     if asf and suffix != ".amc":
-        raise CliError(f"--asf names the skeleton of an .amc file; {p.name} is a {suffix or 'file without suffix'}")
-    if suffix == ".npz":
-        return Motion.load_npz(p)
-    if suffix in (".bvh", ".amc"):
-        from .io.mocap import read_motion
-
-        return read_motion(p, asf=asf) if asf else read_motion(p)
-    raise MotionFileError(f"{p}: unsupported motion file type {suffix!r} (use .npz, .bvh or .amc)")
+        raise CliError(f"--asf names the skeleton of an .amc file; {Path(path).name} is a "
+                       f"{suffix or 'file without suffix'}")
+    return read(path, asf)
 
 
 def write_any(motion, path: str) -> None:
-    from .io.bvh import write_bvh
+    from .io.formats import write_any as write
 
-    p = Path(path)
-    if p.suffix.lower() == ".npz":
-        motion.save_npz(p)
-    elif p.suffix.lower() == ".bvh":
-        write_bvh(motion, p)
-    else:
-        raise CliError(f"{p}: output must end in .npz or .bvh")
-    print(f"wrote {p} ({len(motion)} frames at {motion.fps:g} fps)")
+    print(f"wrote {write(motion, path)} ({len(motion)} frames at {motion.fps:g} fps)")
 
 
 def _model(args):

@@ -41,7 +41,7 @@ from .bvh import parse_bvh
 from ..rig.bone_names import build_joint_map, missing_required
 from ..motion.kinematics import forward_kinematics, world_to_local
 from ..motion.motion import Motion, MotionFileError
-from .reference_pose import Reference, find_reference, standing_pose  # noqa: F401  (re-exported)
+from .reference_pose import find_reference
 from ..motion.skeleton import JOINT_INDEX, JOINT_NAMES, PARENTS, PRIMARY_CHILD, REST_OFFSETS, rest_joint_positions
 
 # metres per file unit; CMU's Acclaim unit is 1/0.45 inch (its BVH conversions kept it)
@@ -245,8 +245,7 @@ def retarget(source, path: str | os.PathLike, mapping: Mapping[str, str | None] 
     local_smpl = world_to_local(w)
     trans = (pos_np[start:, idx[0]] @ m.T) * scale
     motion = Motion.from_matrices(local_smpl.float(), trans, source.fps)
-    if abs(fps - source.fps) > 1e-6:
-        motion = motion.resample(fps)
+    motion = motion.at_fps(fps)
     motion = ground(motion)
     _check_upright(path, motion, ref.label)
     info = ImportInfo(str(path), fmt, map_name, joint_map, unit_name, float(source.fps), frames, start,

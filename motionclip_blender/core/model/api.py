@@ -13,7 +13,6 @@ Motions are canonicalised before encoding (first frame at the origin, facing -Y)
 
 from __future__ import annotations
 
-import math
 import os
 import threading
 import warnings
@@ -24,7 +23,6 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import InputError, InputTypeError, MotionCLIPError
-from ..training.dataset import canonical_window as canonicalize
 from ..motion import contact, timeline
 from .bank import BANK_NAME, BankError, LatentBank
 from .checkpoint import CheckpointError, CheckpointMeta, import_official, load_checkpoint
@@ -68,6 +66,11 @@ class MotionCLIP:
         return self.meta.frames
 
     @property
+    def max_frames(self) -> int:
+        """The longest clip the decoder makes in one pass (its positional table), in frames at ``fps``."""
+        return int(self.network.config.max_frames)
+
+    @property
     def fingerprint(self) -> str:
         """A digest of the weights and text space: latents cached under it never outlive the model."""
         if getattr(self, "_fingerprint", None) is None:
@@ -93,7 +96,8 @@ class MotionCLIP:
         return self._encoder
 
     # --- conversion between Motion and features -------------------------------------------------
-    def _features(self, motion: Motion) -> torch.Tensor:
+    def features(self, motion: Motion) -> torch.Tensor:
+        """(F, 25, 6) network features of ``motion`` in the checkpoint's own frame (Blender's or SMPL's)."""
         feats = motion.to_features()
         if self.meta.feature_frame == "smpl":
             feats = _convert_features(feats, torch.from_numpy(SMPL_TO_BLENDER.T.astype(np.float32)))
@@ -110,7 +114,7 @@ class MotionCLIP:
 
     def _window_batch(self, windows: Sequence[Motion]) -> tuple[torch.Tensor, torch.Tensor]:
         """Canonical windows (at the model's fps, up to its length) as model features, zero-padded, and their mask."""
-        feats = [self._features(canonicalize(m)) for m in windows]
+        feats = [self.features(m.canonical()) for m in windows]
         lengths = torch.tensor([len(x) for x in feats])
         batch = torch.zeros((len(feats), int(lengths.max()), 25, 6))
         for i, x in enumerate(feats):
@@ -143,7 +147,7 @@ class MotionCLIP:
             raise InputTypeError(f"encode expects a Motion, got {type(motion).__name__}")
         if len(motion) == 0:
             raise InputError("cannot encode a motion with no frames")
-        motion = motion.resample(self.fps) if abs(motion.fps - self.fps) > 1e-6 else motion
+        motion = motion.at_fps(self.fps)
         n, w = len(motion), self.frames
         starts = [0] if n <= w else list(range(0, n - w + 1, max(1, w // 2)))
         if n > w and starts[-1] != n - w:
@@ -276,8 +280,8 @@ class MotionCLIP:
             raise InputError(f"frames must be a whole number, got {frames!r}")
         if frames < 1:
             raise InputError(f"frames must be at least 1, got {frames}")
-        if frames > self.network.config.max_frames:
-            raise InputError(f"frames must be at most {self.network.config.max_frames}, got {frames}")
+        if frames > self.max_frames:
+            raise InputError(f"frames must be at most {self.max_frames}, got {frames}")
         return int(frames)
 
     def interpolate(self, a: MotionOrPrompt, b: MotionOrPrompt, steps: int, frames: int | None = None,
@@ -296,7 +300,7 @@ class MotionCLIP:
         motion ``generate`` makes of it; ``minus`` and ``plus`` are directions, their embeddings)."""
         z = self.motion_latent(base) - self.latent(minus) + self.latent(plus)
         if frames is None and isinstance(base, Motion):
-            frames = len(base.resample(self.fps)) if base.fps != self.fps else len(base)
+            frames = len(base.at_fps(self.fps))
         return self.finish(self._decode_any(z, frames), clean_feet)
 
     def match(self, motion: Motion, target: MotionOrPrompt) -> float:

@@ -61,10 +61,9 @@ def _rz(theta: float) -> torch.Tensor:
 def placement(decoded: Motion, keys: dict[int, Motion], key_root: bool) -> tuple[float, np.ndarray]:
     """(turn about Z, horizontal shift) putting ``decoded`` where its first key stands (the shift only when the
     root is keyed; else the motion starts where Generate starts it)."""
-    from ..motion.timeline import heading
 
     first = next(iter(keys))
-    turn = float(heading(keys[first])[0] - heading(decoded[first:first + 1])[0])
+    turn = float(keys[first].heading()[0] - decoded[first:first + 1].heading()[0])
     shift = np.zeros(3)
     if key_root:
         moved = decoded.rotated_about_z(turn).translation[first]

@@ -16,7 +16,6 @@ import torch
 from ..errors import InputError
 from ..motion.motion import Motion
 
-MOTION_SUFFIXES = (".bvh", ".amc", ".npz")
 
 
 def content_key(motion: Motion) -> str:
@@ -81,29 +80,17 @@ def read_folder(folder: str | os.PathLike, fps: float = 30.0, progress: bool = T
     from tqdm import tqdm
 
     from ..errors import MotionCLIPError
-    from ..io.mocap import read_motion
+    from ..io.formats import READ_SUFFIXES, read_any
 
     folder = Path(folder)
     if not folder.is_dir():
         raise InputError(f"{folder}: not a folder")
-    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in MOTION_SUFFIXES)
+    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in READ_SUFFIXES)
     motions, skipped = {}, []
     for path in tqdm(files, desc="reading motions", unit="file", disable=not progress):
         try:
-            if path.suffix.lower() == ".npz":
-                motions[path.name] = Motion.load_npz(path).resample(fps)
-            elif path.suffix.lower() == ".amc":
-                motions[path.name] = read_motion(path, fps=fps, asf=_asf_for(path))
-            else:
-                motions[path.name] = read_motion(path, fps=fps)
+            motions[path.name] = read_any(path, fps=fps)
         except (MotionCLIPError, OSError) as exc:
             skipped.append(f"{path.name}: {exc}")
     return motions, skipped
 
-
-def _asf_for(amc: Path) -> Path | None:
-    subject = amc.stem.split("_")[0]
-    for candidate in (amc.with_suffix(".asf"), amc.parent / f"{subject}.asf", amc.parent.parent / "asf" / f"{subject}.asf"):
-        if candidate.is_file():
-            return candidate
-    return None

@@ -132,6 +132,23 @@ class Motion:
         trans = self.translation[i0] * (1 - w[:, None]) + self.translation[i0 + 1] * w[:, None]
         return Motion(q.numpy(), trans, fps)
 
+    def at_fps(self, fps: float) -> "Motion":
+        """This motion at ``fps``: itself when already there (within 1e-6), else :meth:`resample`d. The one
+        place the "resample only when the rate differs" rule is written."""
+        return self if abs(float(self.fps) - float(fps)) <= 1e-6 else self.resample(fps)
+
+    def heading(self) -> np.ndarray:
+        """(F,) heading per frame, radians about +Z, 0 facing -Y (``heading.py``)."""
+        from .heading import heading_from_positions
+
+        return heading_from_positions(self.joint_positions())
+
+    def canonical(self) -> "Motion":
+        """The model's input convention: the first frame's pelvis over the origin, facing -Y."""
+        out = self.rotated_about_z(-float(self[0:1].heading()[0]))
+        out.translation[:, :2] -= out.translation[:1, :2]
+        return out
+
     def mirrored(self) -> "Motion":
         """Left/right mirror across the character's sagittal plane (x -> -x)."""
         q = self.rotations[:, list(MIRROR_INDEX)].copy()

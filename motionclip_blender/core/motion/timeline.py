@@ -27,17 +27,11 @@ ROOT_MODES = ("full", "forward", "in_place")
 LEFT_ANKLE, RIGHT_ANKLE = JOINT_INDEX["left_ankle"], JOINT_INDEX["right_ankle"]
 
 
-def heading(motion: Motion) -> np.ndarray:
-    from ..training.dataset import facing_angle
-
-    return facing_angle(motion)
-
-
 def _posed(motion: Motion) -> np.ndarray:
     """(F, 24*3) joint positions relative to the pelvis in each frame's own heading: the pose, not the path."""
     pos = motion.joint_positions().astype(np.float64)
     rel = pos - pos[:, :1]
-    a = -heading(motion)
+    a = -motion.heading()
     c, s = np.cos(a)[:, None], np.sin(a)[:, None]
     x, y = rel[..., 0], rel[..., 1]
     rel = np.stack([c * x - s * y, s * x + c * y, rel[..., 2]], axis=-1)
@@ -46,7 +40,7 @@ def _posed(motion: Motion) -> np.ndarray:
 
 def _place(motion: Motion, frame: int, at: Motion) -> Motion:
     """``motion`` turned and moved (about Z, horizontally) so its ``frame`` stands where ``at`` (one frame) does."""
-    turn = float(heading(at)[0] - heading(motion[frame:frame + 1])[0])
+    turn = float(at.heading()[0] - motion[frame:frame + 1].heading()[0])
     out = motion.rotated_about_z(turn)
     out.translation[:, :2] += at.translation[0, :2] - out.translation[frame, :2]
     return out
@@ -161,7 +155,7 @@ class _RigidStep:
     """The horizontal rigid motion (turn about Z, then shift) taking frame ``a`` onto frame ``b``."""
 
     def __init__(self, a: Motion, b: Motion):
-        turn = float(heading(b)[0] - heading(a)[0])
+        turn = float(b.heading()[0] - a.heading()[0])
         self.turn = (turn + np.pi) % (2 * np.pi) - np.pi
         self.a, self.b = a.translation[0, :2].copy(), b.translation[0, :2].copy()
 
@@ -250,7 +244,7 @@ def with_root(motion: Motion, mode: str) -> Motion:
     if mode == "in_place":
         trans[:, :2] = start
     else:
-        a = float(heading(motion[0:1])[0])
+        a = float(motion[0:1].heading()[0])
         forward = np.array([np.sin(a), -np.cos(a)], np.float32)  # facing -Y turned by a
         along = (trans[:, :2] - start) @ forward
         trans[:, :2] = start + along[:, None] * forward

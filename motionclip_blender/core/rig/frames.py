@@ -11,10 +11,10 @@ import torch
 
 from ..errors import MotionCLIPError
 from ..motion import rotations as R
+from ..motion.heading import left_vector
 from ..motion.skeleton import JOINT_INDEX, NUM_JOINTS, rest_joint_positions
 
 ROOT_MODES = ("FULL", "IN_PLACE", "KEEP_START")
-_SIDE_PAIRS = (("left_hip", "right_hip"), ("left_shoulder", "right_shoulder"))
 _ANKLES = ("left_ankle", "right_ankle")
 
 
@@ -98,20 +98,9 @@ def _body_up(heads: Mapping[str, np.ndarray], world_up: np.ndarray) -> np.ndarra
     return axis if body @ axis >= np.cos(np.radians(15.0)) else body
 
 
-def _left_vector(heads: Mapping[str, np.ndarray]) -> np.ndarray:
-    return sum(heads[a] - heads[b] for a, b in _SIDE_PAIRS)
-
-
-def _sign_continuous(quats: np.ndarray) -> np.ndarray:
-    """Flip keys that point away from the previous key so fcurves interpolate the short way."""
-    step = np.where((quats[1:] * quats[:-1]).sum(-1) < 0, -1.0, 1.0)
-    quats = quats.copy()
-    quats[1:] *= np.cumprod(step, axis=0)[..., None]
-    return quats
-
 
 _SMPL_POS = rest_joint_positions()
-_SMPL_FRAME = _triad(_left_vector({n: _SMPL_POS[JOINT_INDEX[n]] for p in _SIDE_PAIRS for n in p}),
+_SMPL_FRAME = _triad(left_vector(_SMPL_POS),
                      np.array([0.0, 0.0, 1.0]))
 
 
@@ -129,7 +118,3 @@ def _standing_height(heads: np.ndarray, joint_bone: Mapping[int, int], up: np.nd
 _SMPL_STANDING = _standing_height(_SMPL_POS, {j: j for j in range(NUM_JOINTS)}, np.array([0.0, 0.0, 1.0]))
 _FEET = ("left_ankle", "right_ankle", "left_foot", "right_foot")
 
-
-def angle_deg(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Angle between unit vectors, degrees (clipped dot: exact parallels give 0, not NaN)."""
-    return np.degrees(np.arccos(np.clip((a * b).sum(-1), -1.0, 1.0)))

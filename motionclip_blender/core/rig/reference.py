@@ -1,5 +1,5 @@
 """The pose a rig is measured against when binding it (bpy-free): the mocap importer's reference rules
-(``mocap.find_reference``) applied to an armature's bone heads.
+(``reference_pose.find_reference``) applied to an armature's bone heads.
 
 A rig whose rest pose is a standing body (nearly every character rig, and what Blender's BVH importer makes of
 most mocap) is measured at rest. Others are not: an iClone CC BVH imported into Blender rests with its legs up
@@ -34,7 +34,7 @@ def _world_up(rig: RigRest) -> np.ndarray:
 
 def _upright(rig: RigRest, idx: dict[int, int]):
     """pos -> is the pelvis-to-head line within ~37° of world up? A rig lying on its back is a standing body
-    along its own axis (``mocap.standing_pose``) but no reference."""
+    along its own axis (``reference_pose.standing_pose``) but no reference."""
     up = _world_up(rig)
 
     def upright(heads: np.ndarray) -> bool:

@@ -57,10 +57,11 @@ from ..motion.skeleton import (
     rest_pelvis_height,
 )
 
+from ..motion.heading import heading_from_left, left_vector
+from ..motion.quaternions import sign_continuous
 from .frames import (
     _ANKLES,
     _FEET,
-    _SIDE_PAIRS,
     _SMPL_FRAME,
     _SMPL_POS,
     _SMPL_STANDING,
@@ -69,13 +70,10 @@ from .frames import (
     RetargetError,
     RigRest,
     _body_up,
-    _left_vector,
     _rot_between,
-    _sign_continuous,
     _standing_height,
     _triad,
     _unit,
-    angle_deg,
 )
 
 
@@ -116,7 +114,7 @@ class Retargeter:
         heads = {JOINT_NAMES[j]: self.heads[b] for j, b in self.joint_bone.items()}
         self.world_up = up
         up = _body_up(heads, up)
-        left = _left_vector(heads)
+        left = left_vector(heads)
         if np.linalg.norm(left - (left @ up) * up) < 1e-6 * max(np.linalg.norm(left), 1e-12) or \
                 np.linalg.norm(left) < 1e-9:
             raise RetargetError("cannot tell the rig's left from its right (hips and shoulders coincide "
@@ -191,9 +189,6 @@ class Retargeter:
         return out
 
     # --- SMPL -> rig ------------------------------------------------------------------------------
-    def _frame_heading(self, left: np.ndarray) -> float:
-        return float(np.arctan2(left[1], left[0]))
-
     def prepare_motion(self, motion: Motion, root_mode: str = "FULL", current_pose: np.ndarray | None = None
                        ) -> Motion:
         """Apply the root-motion option in SMPL's frame. KEEP_START needs the rig's current armature-space
@@ -209,10 +204,10 @@ class Retargeter:
         if current_pose is None:
             raise RetargetError("KEEP_START needs the character's current pose")
         cur_heads = {JOINT_NAMES[j]: current_pose[b, :3, 3] for j, b in self.joint_bone.items()}
-        cur_left = self.K.T @ _left_vector(cur_heads)
+        cur_left = self.K.T @ left_vector(cur_heads)
         pos = motion[0].joint_positions()[0]
-        start_left = _left_vector({n: pos[JOINT_INDEX[n]] for p in _SIDE_PAIRS for n in p})
-        turned = motion.rotated_about_z(self._frame_heading(cur_left) - self._frame_heading(start_left))
+        start_left = left_vector(pos)
+        turned = motion.rotated_about_z(float(heading_from_left(cur_left) - heading_from_left(start_left)))
         here = self.K.T @ (current_pose[self.joint_bone[0], :3, 3] - self.anchor) / self.scale
         trans = turned.translation.copy()
         trans[:, :2] += here[:2] - trans[0, :2]
@@ -275,7 +270,7 @@ class Retargeter:
         basis = np.swapaxes(rr[keyed], -1, -2)[None] @ local @ rr[keyed][None]
         quats = R.matrix_to_quaternion(torch.from_numpy(basis)).numpy()
         loc = self._root_location(deltas, self.anchor + self.scale * motion.translation.astype(np.float64) @ self.K.T)
-        return PoseChannels([self.rig.names[b] for b in keyed], _sign_continuous(quats).astype(np.float32),
+        return PoseChannels([self.rig.names[b] for b in keyed], sign_continuous(quats).astype(np.float32),
                             self.rig.names[self.location_bone()], loc.astype(np.float32),
                             [self.rig.names[b] for b in self._ancestors(self.location_bone())])
 

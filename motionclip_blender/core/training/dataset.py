@@ -18,23 +18,10 @@ from tqdm import tqdm
 
 from ..errors import InputError
 from .augment import jitter_rest_frames
-from .corpus import Trial, clean_prompt, load_split, mirror_prompt  # noqa: F401  (re-exported)
+from .corpus import Trial, mirror_prompt
 from ..motion.motion import Motion
-from ..paths import assets_dir
 from ..motion.skeleton import JOINT_INDEX
 
-def facing_angle(motion: Motion) -> np.ndarray:
-    """Per-frame heading (radians about +Z) of the body: 0 when facing -Y, from hips and shoulders."""
-    return facing_from_positions(motion.joint_positions())
-
-
-def facing_from_positions(pos: np.ndarray) -> np.ndarray:
-    """:func:`facing_angle` of joint positions (F, 24, 3): the body faces (sin a, -cos a)."""
-    across = (pos[:, JOINT_INDEX["left_hip"]] - pos[:, JOINT_INDEX["right_hip"]]
-              + pos[:, JOINT_INDEX["left_shoulder"]] - pos[:, JOINT_INDEX["right_shoulder"]])
-    # forward = left x up; with up = +Z that is (left_y, -left_x)
-    fx, fy = across[:, 1], -across[:, 0]
-    return np.arctan2(fx, -fy)
 
 
 @dataclass
@@ -83,13 +70,6 @@ def importer_version() -> str:
         h.update(Path(module.__file__).read_bytes())
     return h.hexdigest()[:10]
 
-
-def canonical_window(motion: Motion) -> Motion:
-    """First frame's pelvis over the origin, facing -Y (the model's input convention)."""
-    angle = float(facing_angle(motion[0:1])[0])
-    out = motion.rotated_about_z(-angle)
-    out.translation[:, :2] -= out.translation[:1, :2]
-    return out
 
 
 def foot_strikes(motion: Motion, side: str, lift: float = 0.04) -> np.ndarray:
@@ -209,7 +189,7 @@ class WindowSampler:
             prompt = clip.texts[int(self.rng.integers(len(clip.texts)))] if self.vary_text else clip.prompt
             if mirror:
                 window, prompt = window.mirrored(), mirror_prompt(prompt)
-            window = canonical_window(window)
+            window = window.canonical()
             turned = window.rotated_about_z(float(self.rng.uniform(-math.pi, math.pi))) \
                 if self.rng.random() < self.heading_prob else window
             if self.rng.random() < self.rest_jitter_prob:
@@ -230,9 +210,9 @@ def fixed_windows(clips: list[Clip], frames: int = 60, stride: int | None = None
     for c in clips:
         n = len(c.motion)
         if n < frames and min_frames and n >= min_frames:
-            out.append(Clip(f"{c.trial}@0", c.prompt, canonical_window(c.motion)))
+            out.append(Clip(f"{c.trial}@0", c.prompt, c.motion.canonical()))
         for s in range(0, n - frames + 1, stride):
-            out.append(Clip(f"{c.trial}@{s}", c.prompt, canonical_window(c.motion[s:s + frames])))
+            out.append(Clip(f"{c.trial}@{s}", c.prompt, c.motion[s:s + frames].canonical()))
     return out
 
 

@@ -34,7 +34,6 @@ from tqdm import tqdm
 
 from ..errors import MotionCLIPError
 from ..model.checkpoint import CheckpointMeta, load_checkpoint, save_checkpoint
-from .dataset import canonical_window
 from ..model.encoders import EncoderMismatchError, check_encoder_matches, load_encoder
 from .losses import LossWeights, cosine_loss, reconstruction_losses, total_loss
 from ..motion.motion import Motion
@@ -111,9 +110,9 @@ def build_set(manifest_path, meta: CheckpointMeta, encoder, progress: bool = Tru
             raise FinetuneError(f"{path}: item {item['path']} refers to unknown motion {item['motion_id']!r}")
         # Rendered frame numbers index the saved motion at its own fps; the model runs at meta.fps.
         index = int(round(item["frame"] / motion.fps * meta.fps))
-        resampled = motion.resample(meta.fps) if abs(motion.fps - meta.fps) > 1e-6 else motion
+        resampled = motion.at_fps(meta.fps)
         index = min(index, len(resampled) - 1)
-        windows.append(canonical_window(_window_around(resampled, index, meta.frames)))
+        windows.append(_window_around(resampled, index, meta.frames).canonical())
         images.append(str(root / item["path"]))
         labels.append(str(item["label"]))
     image_emb = []
@@ -212,7 +211,7 @@ def finetune(cfg: FinetuneConfig, progress: bool = True) -> dict:
             f"\"encoder\": \"{cfg.clip}\" first") from None
     torch.manual_seed(cfg.seed)
     data = build_set(cfg.renders, meta, encoder, progress)
-    to_features = MotionCLIP(net, meta, encoder=encoder)._features  # handles checkpoints in SMPL's frame
+    to_features = MotionCLIP(net, meta, encoder=encoder).features  # handles checkpoints in SMPL's frame
     batcher = _Batcher(data, to_features, cfg.heading_prob, cfg.seed)
     w = _weights(meta, cfg)
     opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)

@@ -34,10 +34,10 @@ def pose_energy(pos: np.ndarray) -> float:
 
 
 def forward_dirs(pos: np.ndarray) -> np.ndarray:
-    """(F, 2) unit horizontal facing per frame (the heading of ``dataset.facing_from_positions``)."""
-    from .dataset import facing_from_positions
+    """(F, 2) unit horizontal facing per frame (``heading.heading_from_positions``)."""
+    from ..motion.heading import heading_from_positions
 
-    angle = facing_from_positions(pos)
+    angle = heading_from_positions(pos)
     return np.stack([np.sin(angle), -np.cos(angle)], axis=-1)
 
 
