@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from addon_tests import rig_builders as rb
+from motionclip_blender.core.rig.bone_names import BoneMapError, check_bone_map
 from motionclip_blender.core.rig import presets as rig_maps
 from motionclip_blender.core.motion import rotations as R
 from motionclip_blender.core.motion.motion import Motion
@@ -219,8 +220,11 @@ def test_user_preset_save_load(tmp_path, motion):
     assert np.array_equal(a.quaternions, b.quaternions) and np.array_equal(a.location, b.location)
     with pytest.raises(rig_maps.PresetError, match="built-in"):
         rig_maps.save_preset(tmp_path, "mixamo", bone_map)
-    with pytest.raises(rig_maps.PresetError, match="not in the armature"):
-        rig_maps.check_bone_map({"pelvis": "nope"}, rig.names)
+    with pytest.raises(BoneMapError, match="'nope' .for pelvis. is not in the skeleton"):
+        check_bone_map({"pelvis": "nope"}, rig.names)
+    with pytest.raises(BoneMapError, match="mapped to more than one joint"):
+        check_bone_map({"pelvis": rig.names[0], "spine1": rig.names[0].upper()}, rig.names)
+    assert check_bone_map({"pelvis": rig.names[0].upper(), "head": ""}, rig.names) == {"pelvis": rig.names[0]}
     (tmp_path / "broken.json").write_text("{not json")
     assert "broken" not in rig_maps.available_presets(tmp_path)  # skipped, the others still load
     with pytest.raises(rig_maps.PresetError, match="cannot read"):

@@ -8,7 +8,7 @@ Any rig, either side: the source is read back into a core Motion on SMPL 24 (``r
 is retargeted onto the target (``retarget_motion``), so SMPL -> rig, rig -> rig and rig -> SMPL are one path.
 Nothing is created before every input is checked; a failing bake removes its half-made action.
 
-Top-level imports stay torch-free (``core.rig_maps`` only) so the add-on still enables without torch.
+Top-level imports stay torch-free (``core.rig.presets``, ``core.rig.bone_names`` only) so the add-on still enables without torch.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import numpy as np
 from bpy.props import BoolProperty, EnumProperty, StringProperty
 
 from ..core.errors import MotionCLIPError
+from ..core.rig import bone_names
 from ..core.rig import presets as rig_maps
 from . import deps
 
@@ -67,8 +68,8 @@ def resolve_map(arm, preset: str = AUTO, custom: dict | None = None) -> tuple[di
     names = [b.name for b in arm.data.bones]
     if preset == CUSTOM:
         try:
-            bone_map = rig_maps.check_bone_map(custom or {}, names)
-        except rig_maps.PresetError as exc:
+            bone_map = bone_names.check_bone_map(custom or {}, names)
+        except bone_names.BoneMapError as exc:
             raise MapError(f"custom map for '{arm.name}': {exc}") from None
         label, expected = "custom map", {}
     elif preset == AUTO:
@@ -83,7 +84,7 @@ def resolve_map(arm, preset: str = AUTO, custom: dict | None = None) -> tuple[di
         bone_map = available[preset].resolve(names)
         label = f"{preset}: {len(bone_map)}/24 joints, confidence {rig_maps.confidence(bone_map):.0%}"
         expected = available[preset].candidates
-    missing = rig_maps.missing_required(bone_map)
+    missing = bone_names.missing_required(bone_map)
     if missing:
         detail = ", ".join(f"{j} (no bone such as '{_suggest(j, bone_map, expected)}')"
                            if _suggest(j, bone_map, expected) else j for j in missing)

@@ -12,6 +12,7 @@ import os
 import bpy
 from bpy.props import BoolProperty, CollectionProperty, EnumProperty, PointerProperty, StringProperty
 
+from ..core.rig import bone_names
 from ..core.rig import presets as rig_maps
 from ..core.motion.skeleton import JOINT_NAMES
 from . import retarget
@@ -112,9 +113,9 @@ class MOTIONCLIP_OT_retarget_preset_save(bpy.types.Operator):
         bone_map = {i.joint: i.bone for i in settings.bones if i.bone}
         try:
             if settings.target is not None:
-                rig_maps.check_bone_map(bone_map, [b.name for b in settings.target.data.bones])
+                bone_map = bone_names.check_bone_map(bone_map, [b.name for b in settings.target.data.bones])
             path = rig_maps.save_preset(retarget.preset_dir(create=True), name, bone_map)
-        except rig_maps.PresetError as exc:
+        except (rig_maps.PresetError, bone_names.BoneMapError) as exc:
             self.report({'ERROR'}, f"Preset not saved: {exc}")
             return {'CANCELLED'}
         self.report({'INFO'}, f"Saved preset '{path.stem}' ({len(bone_map)} joints) to {path}")
@@ -136,7 +137,7 @@ class MOTIONCLIP_OT_retarget_preset_load(bpy.types.Operator):
         path = os.path.join(retarget.preset_dir(), rig_maps.preset_file_name(name)) if name else ""
         try:
             preset = rig_maps.load_preset(path)
-        except rig_maps.PresetError as exc:
+        except (rig_maps.PresetError, bone_names.BoneMapError) as exc:
             self.report({'ERROR'}, f"Preset not loaded: {exc}")
             return {'CANCELLED'}
         names = [b.name for b in settings.target.data.bones] if settings.target is not None else None

@@ -38,7 +38,7 @@ from ..errors import InputError
 from ..motion import rotations as R
 from .asf_amc import read_asf_amc
 from .bvh import parse_bvh
-from ..rig.bone_names import build_joint_map, missing_required
+from ..rig.bone_names import BoneMapError, build_joint_map, missing_required
 from ..motion.kinematics import forward_kinematics, world_to_local
 from ..motion.motion import Motion, MotionFileError
 from .reference_pose import find_reference
@@ -122,7 +122,7 @@ def read_motion_with_info(path: str | os.PathLike, mapping: Mapping[str, str | N
                           fps: float = 30.0, asf: str | os.PathLike | None = None,
                           source_fps: float | None = None) -> tuple[Motion, ImportInfo]:
     source, fmt = load_source(path, asf, source_fps)
-    return retarget(source, path, mapping, fps=fps, fmt=fmt)
+    return to_smpl(source, path, mapping, fps=fps, fmt=fmt)
 
 
 def _snap(v: np.ndarray, exclude: int | None = None) -> tuple[int, float]:
@@ -147,13 +147,13 @@ def _angles(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return torch.arccos(cos.clamp(-1.0, 1.0))
 
 
-def retarget(source, path: str | os.PathLike, mapping: Mapping[str, str | None] | None = None, *,
+def to_smpl(source, path: str | os.PathLike, mapping: Mapping[str, str | None] | None = None, *,
              fps: float = 30.0, fmt: str = "bvh") -> tuple[Motion, ImportInfo]:
     names = list(source.names)
     try:
         map_name, joint_map = build_joint_map(names, mapping)
-    except KeyError as exc:
-        raise MotionFileError(f"{path}: bad joint mapping: {exc.args[0]}") from None
+    except BoneMapError as exc:
+        raise MotionFileError(f"{path}: bad joint mapping: {exc}") from None
     missing = missing_required(joint_map)
     if missing:
         raise MotionFileError(

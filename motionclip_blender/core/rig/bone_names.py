@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from typing import Iterable, Mapping
 
+from ..errors import MotionCLIPError
 from ..motion.skeleton import JOINT_INDEX, JOINT_NAMES
 
 # Without these the result is not a usable body: the legs, arms and head carry the motion's meaning, and
@@ -120,54 +121,85 @@ JOINT_MAPS: dict[str, dict[str, tuple[str, ...]]] = {
 }
 
 
-def resolve_map(source_names: Iterable[str], joint_map: Mapping[str, tuple[str, ...]]) -> dict[str, str]:
-    """Apply one map to a file's joint names: {smpl_joint: source_joint as spelled in the file}."""
+class BoneMapError(MotionCLIPError, ValueError):
+    """A bone map that cannot be used: names the unknown joints, missing bones and bones used twice."""
+
+
+def resolve(names: Iterable[str], candidates: Mapping[str, tuple[str, ...]]) -> dict[str, str]:
+    """Apply one candidate table to a skeleton's names: {smpl_joint: name as spelled there}. Per joint the
+    first candidate present wins, an exact name before a normalized one; a bone drives one joint only."""
+    names = list(names)
+    exact = set(names)
     by_norm: dict[str, str] = {}
-    for name in source_names:
-        by_norm.setdefault(normalize(name), name)
+    for n in names:
+        by_norm.setdefault(normalize(n), n)
     out: dict[str, str] = {}
-    for smpl, candidates in joint_map.items():
-        for c in candidates:
-            if c in by_norm and by_norm[c] not in out.values():
-                out[smpl] = by_norm[c]
+    used: set[str] = set()
+    for joint in JOINT_NAMES:
+        for cand in candidates.get(joint, ()):
+            hit = cand if cand in exact else by_norm.get(normalize(cand))
+            if hit is not None and hit not in used:
+                out[joint] = hit
+                used.add(hit)
                 break
     return out
 
 
+def missing_required(bone_map: Mapping[str, str]) -> list[str]:
+    return [j for j in REQUIRED_JOINTS if j not in bone_map]
+
+
+def best_map(names: Iterable[str], tables: Mapping[str, Mapping[str, tuple[str, ...]]]
+             ) -> list[tuple[str, dict[str, str]]]:
+    """Every table resolved on ``names``, best first: most required joints, then most joints; ties keep the
+    tables' order. Used for mocap files (``JOINT_MAPS``) and rigs (the presets) alike."""
+    names = list(names)
+    rows = [(name, resolve(names, table)) for name, table in tables.items()]
+    order = {name: i for i, name in enumerate(tables)}
+    return sorted(rows, key=lambda r: (-(len(REQUIRED_JOINTS) - len(missing_required(r[1]))), -len(r[1]),
+                                       order[r[0]]))
+
+
 def detect_joint_map(source_names: Iterable[str]) -> tuple[str, dict[str, str]]:
-    """The map (by name) that covers the most SMPL joints on these names, required joints counting first;
-    ties go to the earlier map in ``JOINT_MAPS``."""
-    names = list(source_names)
-    best_name, best, best_score = "", {}, (-1, -1)
-    for map_name, joint_map in JOINT_MAPS.items():
-        resolved = resolve_map(names, joint_map)
-        score = (sum(j in resolved for j in REQUIRED_JOINTS), len(resolved))
-        if score > best_score:
-            best_name, best, best_score = map_name, resolved, score
-    return best_name, best
+    """The mocap map (by name) that covers the most SMPL joints on these names (``best_map``)."""
+    name, resolved = best_map(source_names, JOINT_MAPS)[0]
+    return (name, resolved) if resolved else ("", {})
+
+
+def check_bone_map(bone_map: Mapping[str, str | None], names: Iterable[str]) -> dict[str, str]:
+    """A hand-written map ({smpl_joint: bone}) checked against a skeleton's names and cleaned for use: empty
+    entries dropped, a name matching exactly or else case-insensitively (as spelled in the skeleton).
+    Raises BoneMapError naming unknown joints, names not in the skeleton and names used twice."""
+    names = list(names)
+    exact, by_lower = set(names), {n.lower(): n for n in names}
+    out: dict[str, str] = {}
+    problems = []
+    for joint, bone in bone_map.items():
+        if joint not in JOINT_INDEX:
+            problems.append(f"{joint!r} is not an SMPL joint (expected one of {', '.join(JOINT_NAMES)})")
+        elif bone:
+            found = bone if bone in exact else by_lower.get(bone.lower())
+            if found is None:
+                problems.append(f"bone {bone!r} (for {joint}) is not in the skeleton")
+            elif found in out.values():
+                problems.append(f"bone {found!r} is mapped to more than one joint")
+            else:
+                out[joint] = found
+    if problems:
+        raise BoneMapError("; ".join(problems))
+    return {j: out[j] for j in JOINT_NAMES if j in out}
 
 
 def build_joint_map(source_names: Iterable[str], override: Mapping[str, str | None] | None = None
                     ) -> tuple[str, dict[str, str]]:
-    """Detected map merged with ``override`` ({smpl_joint: source_joint}; None unmaps a joint).
-
-    Raises KeyError naming an unknown SMPL joint or a source joint that is not in the file."""
+    """Detected map merged with ``override`` ({smpl_joint: source_joint}; None unmaps a joint), the override
+    checked by ``check_bone_map`` (raises BoneMapError)."""
     names = list(source_names)
     map_name, resolved = detect_joint_map(names)
     if override:
-        by_lower = {n.lower(): n for n in names}
-        for smpl, source in override.items():
-            if smpl not in JOINT_INDEX:
-                raise KeyError(f"{smpl!r} is not an SMPL joint (expected one of {', '.join(JOINT_NAMES)})")
-            if source is None:
-                resolved.pop(smpl, None)
-                continue
-            if source not in names and source.lower() not in by_lower:
-                raise KeyError(f"source joint {source!r} (for {smpl}) is not in the file")
-            resolved[smpl] = source if source in names else by_lower[source.lower()]
+        unmapped = {j for j, b in override.items() if not b}
+        resolved = {j: b for j, b in resolved.items() if j not in unmapped}
+        given = check_bone_map(override, names)
+        resolved.update(given)  # a file's joint may drive two SMPL joints here: the user asked for it
         map_name += "+override"
     return map_name, {n: resolved[n] for n in JOINT_NAMES if n in resolved}
-
-
-def missing_required(resolved: Mapping[str, str]) -> list[str]:
-    return [j for j in REQUIRED_JOINTS if j not in resolved]

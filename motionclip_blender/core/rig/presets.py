@@ -6,7 +6,7 @@ add-on runs without its heavy dependencies; the math lives in ``core/retarget.py
 A *preset* lists candidate bone names per SMPL joint (first present wins). Built-in presets are JSON files in
 ``assets/rig_presets/``; a preset may start from one of ``joint_maps.JOINT_MAPS``' name tables (``"joint_map":
 "mixamo"``) so the names written for mocap import are not duplicated. User presets are the same JSON with one
-bone name per joint, saved by the panel. Names match exactly first, then through ``joint_maps.normalize``
+bone name per joint, saved by the panel. Names match exactly first, then through ``bone_names.normalize``
 (case, ``mixamorig:`` namespace and separators ignored), so "mixamorig:LeftArm" and "LeftArm" both match.
 A *bone map* is the result on one rig: ``{smpl_joint: bone name as spelled in the rig}``.
 """
@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Iterable, Mapping
 
 from ..errors import MotionCLIPError
-from .bone_names import JOINT_MAPS, REQUIRED_JOINTS, normalize
+from .bone_names import JOINT_MAPS, REQUIRED_JOINTS, best_map, missing_required, resolve
 from ..paths import PACKAGE_DIR, assets_dir
 from ..motion.skeleton import JOINT_INDEX, JOINT_NAMES
 
@@ -150,24 +150,6 @@ def available_presets(user_dir: str | os.PathLike | None = None) -> dict[str, Pr
     return presets
 
 
-def resolve(bone_names: Iterable[str], candidates: Mapping[str, tuple[str, ...]]) -> dict[str, str]:
-    """Apply candidate lists to a rig: exact names first, then normalized ones; a bone drives one joint."""
-    names = list(bone_names)
-    exact = set(names)
-    by_norm: dict[str, str] = {}
-    for n in names:
-        by_norm.setdefault(normalize(n), n)
-    out: dict[str, str] = {}
-    used: set[str] = set()
-    for joint in JOINT_NAMES:
-        for cand in candidates.get(joint, ()):
-            hit = cand if cand in exact else by_norm.get(normalize(cand))
-            if hit is not None and hit not in used:
-                out[joint] = hit
-                used.add(hit)
-                break
-    return out
-
 
 def confidence(bone_map: Mapping[str, str]) -> float:
     total = _REQUIRED_WEIGHT * len(REQUIRED_JOINTS) + (len(JOINT_NAMES) - len(REQUIRED_JOINTS))
@@ -175,49 +157,20 @@ def confidence(bone_map: Mapping[str, str]) -> float:
     return got / total
 
 
-def missing_required(bone_map: Mapping[str, str]) -> list[str]:
-    return [j for j in REQUIRED_JOINTS if j not in bone_map]
-
 
 def detect(bone_names: Iterable[str], presets: Mapping[str, Preset] | None = None) -> Detection:
     """The preset covering this rig best (required joints first, then all joints; ties go to the earlier
     preset), with every preset's score for the report."""
-    names = list(bone_names)
     presets = available_presets() if presets is None else presets
-    rows = []
-    for order, (pname, preset) in enumerate(presets.items()):
-        bmap = preset.resolve(names)
-        key = (len(REQUIRED_JOINTS) - len(missing_required(bmap)), len(bmap), -order)
-        rows.append((key, pname, bmap))
-    rows.sort(key=lambda r: r[0], reverse=True)
-    scores = [(p, confidence(m), len(m)) for _, p, m in rows]
-    if not rows or not rows[0][2]:
+    rows = best_map(bone_names, {name: preset.candidates for name, preset in presets.items()})
+    scores = [(p, confidence(m), len(m)) for p, m in rows]
+    if not rows or not rows[0][1]:
         return Detection("", {}, 0.0, list(REQUIRED_JOINTS), [j for j in JOINT_NAMES if j not in REQUIRED_JOINTS],
                          scores)
-    _, best, bmap = rows[0]
+    best, bmap = rows[0]
     return Detection(best, bmap, confidence(bmap), missing_required(bmap),
                      [j for j in JOINT_NAMES if j not in bmap and j not in REQUIRED_JOINTS], scores)
 
-
-def check_bone_map(bone_map: Mapping[str, str | None], bone_names: Iterable[str]) -> dict[str, str]:
-    """A user-edited map cleaned for use: empty entries dropped; raises PresetError naming unknown joints,
-    bones missing from the rig, and bones used twice."""
-    names = set(bone_names)
-    out: dict[str, str] = {}
-    problems = []
-    for joint, bone in bone_map.items():
-        if joint not in JOINT_INDEX:
-            problems.append(f"{joint!r} is not an SMPL joint")
-        elif bone:
-            if bone not in names:
-                problems.append(f"bone {bone!r} (for {joint}) is not in the armature")
-            elif bone in out.values():
-                problems.append(f"bone {bone!r} is mapped to more than one joint")
-            else:
-                out[joint] = bone
-    if problems:
-        raise PresetError("; ".join(problems))
-    return {j: out[j] for j in JOINT_NAMES if j in out}
 
 
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9_.-]+")
