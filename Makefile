@@ -27,7 +27,7 @@ bench: $(STAMP)
 	for f in benchmarks/bench_*.py; do $(PY) $$f || exit 1; done
 
 extension: $(STAMP)
-	$(PY) -m motionclip_blender.blender.build_extension --output-dir dist
+	$(PY) tools/build_extension.py --output-dir dist
 
 clean:
 	rm -rf dist $(OUT) .pytest_cache

@@ -8,8 +8,9 @@ import pytest
 
 from motionclip_blender.core.paths import model_dir
 from motionclip_blender.core.training.prompt_suite import SIDES, ankle_swing, foot_lift, pose_energy
+from motionclip_blender.core.paths import data_root
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+DATA = data_root()
 needs_data = pytest.mark.skipif(not (DATA / "hdm05" / "index.json").is_file(), reason=f"no data at {DATA}")
 
 

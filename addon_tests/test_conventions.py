@@ -14,8 +14,9 @@ from motionclip_blender.core.motion.motion import MotionFileError
 from motionclip_blender.core.motion.skeleton import JOINT_INDEX
 
 from .conventions import CONVENTIONS, Convention, write
+from motionclip_blender.core.paths import data_root
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+DATA = data_root()
 pytestmark = pytest.mark.skipif(not (DATA / "hdm05" / "index.json").is_file(), reason=f"no data at {DATA}")
 TRIALS = ("08_01", "12_02", "HDM_tr_kickLFront1Reps_027_120", "HDM_tr_squat1Reps_041_120")
 

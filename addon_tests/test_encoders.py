@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from motionclip_blender.core.model import clip_encoder
 from motionclip_blender.core.model import encoders as enc_mod
 from motionclip_blender.core.model.encoders import (
     MINILM_NAME,
@@ -236,9 +237,9 @@ def test_clip_cache_and_distinct_weights(tiny_clip_path, tmp_path):
 
 
 def test_known_architecture_is_named(tiny_clip, tiny_clip_path, monkeypatch):
-    fp = enc_mod._clip_fingerprint(tiny_clip._model)
+    fp = clip_encoder._clip_fingerprint(tiny_clip._model)
     assert fp == (32, 64, 2, 64, 32, 77, 49408, 64, 2)
-    monkeypatch.setitem(enc_mod._OPENAI_CLIP_ARCHS, fp, "ViT-B/32")
+    monkeypatch.setitem(clip_encoder._OPENAI_CLIP_ARCHS, fp, "ViT-B/32")
     assert load_encoder("clip:" + tiny_clip_path).name == "clip:ViT-B/32"
 
 
@@ -253,7 +254,7 @@ def test_fingerprint_of_openai_architectures(name, args):
 
     with torch.device("meta"):  # structure only, no memory or init cost
         model = CLIP(*args)
-    assert enc_mod._OPENAI_CLIP_ARCHS[enc_mod._clip_fingerprint(model)] == name
+    assert clip_encoder._OPENAI_CLIP_ARCHS[clip_encoder._clip_fingerprint(model)] == name
 
 
 # ----------------------------------------------------------------------------------------------- errors

@@ -22,8 +22,9 @@ from motionclip_blender.core.motion.kinematics import forward_kinematics
 from motionclip_blender.core.io.mocap import detect_length_unit, load_source, read_motion, read_motion_with_info
 from motionclip_blender.core.motion.motion import MotionFileError
 from motionclip_blender.core.motion.skeleton import JOINT_INDEX
+from motionclip_blender.core.paths import data_root
 
-DATA = Path(__file__).resolve().parents[2] / "shared/data/cmu"
+DATA = data_root() / "cmu"
 pytestmark = pytest.mark.skipif(not (DATA / "index.json").is_file(),
                                 reason=f"CMU mocap data not found at {DATA} (shared data set beside the repo)")
 

@@ -16,6 +16,7 @@ from motionclip_blender.core.motion import rotations as R
 from motionclip_blender.core.motion.motion import Motion
 from motionclip_blender.core.rig.retarget import Retargeter, RetargetError
 from motionclip_blender.core.motion.skeleton import JOINT_INDEX, JOINT_NAMES
+from motionclip_blender.core.paths import data_root
 
 
 def random_motion(frames=40, seed=0) -> Motion:
@@ -259,7 +260,7 @@ def test_rig_detection_picks_the_right_preset_for_every_file_of_the_shared_data(
     from motionclip_blender.core.io.asf_amc import parse_asf
     from motionclip_blender.core.io.bvh import parse_bvh
 
-    data = Path(__file__).resolve().parents[2] / "shared" / "data"
+    data = data_root()
     if not (data / "cmu" / "index.json").is_file():
         pytest.skip("no shared data")
     expected = {"cgspeed-motionbuilder": "motionbuilder", "cgspeed-3dsmax": "3dsmax", "hahne-daz": "daz",

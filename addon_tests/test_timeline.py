@@ -8,8 +8,9 @@ import pytest
 from motionclip_blender.core.motion import timeline as T
 from motionclip_blender.core.motion.motion import Motion
 from motionclip_blender.core.training.prompt_suite import foot_lift
+from motionclip_blender.core.paths import data_root
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+DATA = data_root()
 needs_data = pytest.mark.skipif(not (DATA / "cmu" / "index.json").is_file(), reason=f"no data at {DATA}")
 
 

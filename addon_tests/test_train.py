@@ -12,8 +12,9 @@ from motionclip_blender.core.model.checkpoint import load_checkpoint
 from motionclip_blender.core.training.corpus import clean_prompt, load_split, mirror_prompt, read_index
 from motionclip_blender.core.training.evaluate import compute_metrics, format_table
 from motionclip_blender.core.training.train import TrainConfig, train
+from motionclip_blender.core.paths import data_root
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "cmu"
+DATA = data_root() / "cmu"
 pytestmark = pytest.mark.skipif(not (DATA / "index.json").is_file(), reason=f"CMU data not found at {DATA}")
 
 

@@ -14,8 +14,9 @@ from motionclip_blender.core.io.mocap import read_motion
 from motionclip_blender.core.motion.motion import MotionFileError
 
 from .test_motion import random_motion
+from motionclip_blender.core.paths import data_root
 
-ASF = Path(__file__).resolve().parents[2] / "shared" / "data" / "cmu" / "asf" / "01.asf"
+ASF = data_root() / "cmu" / "asf" / "01.asf"
 
 
 @pytest.fixture(scope="module")

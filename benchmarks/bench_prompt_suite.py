@@ -16,19 +16,18 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from motionclip_blender.core.training.corpus import DEFAULT_DATA_ROOT  # noqa: E402
+from motionclip_blender.core.paths import data_root  # noqa: E402
 from motionclip_blender.core.training.suite_eval import evaluate_prompts  # noqa: E402
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--model", default=None)
-    parser.add_argument("--data", default=str(Path(__file__).resolve().parents[2] / "shared" / "data"))
+    parser.add_argument("--data", default=str(data_root()))
     parser.add_argument("--variations", type=int, default=3)
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
-    data = args.data if Path(args.data, "cmu", "index.json").is_file() else (
-        DEFAULT_DATA_ROOT if Path(DEFAULT_DATA_ROOT, "cmu", "index.json").is_file() else None)
+    data = args.data if Path(args.data, "cmu", "index.json").is_file() else None
     start = time.perf_counter()
     evaluate_prompts(args.model, None, data, ("cmu", "hdm05"), args.json, args.variations)
     print(f"\nprompt suite: {time.perf_counter() - start:.1f} s")

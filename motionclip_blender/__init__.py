@@ -5,7 +5,7 @@ add-on module: ``register``/``unregister`` import the Blender layer lazily so th
 outside Blender never needs ``bpy``.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"  # the one place: pyproject and the extension manifest take it from here
 
 
 def register():

@@ -11,8 +11,9 @@ import pytest
 import bpy
 from motionclip_blender.core.rig import presets as rig_maps
 from motionclip_blender.core.motion.skeleton import JOINT_INDEX
+from motionclip_blender.core.paths import data_root
 
-DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "cmu"
+DATA = data_root() / "cmu"
 pytestmark = pytest.mark.skipif(not (DATA / "index.json").is_file(), reason=f"no data at {DATA}")
 LIMBS = [("left_hip", "left_knee"), ("left_knee", "left_ankle"), ("right_hip", "right_knee"),
          ("right_knee", "right_ankle"), ("left_shoulder", "left_elbow"), ("left_elbow", "left_wrist"),

@@ -11,8 +11,9 @@ import pytest
 import bpy
 from addon_tests.conventions import CONVENTIONS, write
 from motionclip_blender.core.io.mocap import ground
+from motionclip_blender.core.paths import data_root
 
-DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
+DATA = data_root()
 pytestmark = pytest.mark.skipif(not (DATA / "hdm05" / "index.json").is_file(), reason=f"no data at {DATA}")
 TRIALS = ("08_01", "HDM_tr_squat1Reps_041_120")
 

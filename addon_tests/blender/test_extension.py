@@ -9,7 +9,10 @@ import zipfile
 import pytest
 
 from conftest import REPO
-from motionclip_blender.blender import build_extension, deps
+from motionclip_blender.blender import deps
+
+sys.path.insert(0, str(REPO / "tools"))
+import build_extension  # noqa: E402  (tools/ is not a package: the build script ships nowhere)
 
 
 @pytest.fixture(scope="module")
@@ -24,11 +27,13 @@ def built_zip(tmp_path_factory, tiny_model_dir):
 def test_manifest_fields():
     m = build_extension.read_manifest()
     assert m["schema_version"] == "1.0.0" and m["id"] == "motionclip_blender" and m["type"] == "add-on"
+    from importlib.metadata import version
+
     from motionclip_blender import __version__
 
-    assert m["version"] == __version__
+    assert m["version"] == __version__ == version("motionclip-blender")  # one home, three readers
     assert len(m["tagline"]) <= 64 and m["tagline"][-1] not in ".!?,;:"
-    assert m["license"] == ["SPDX:GPL-3.0-or-later"] and m["blender_version_min"] == "4.4.0"
+    assert m["license"] == ["SPDX:GPL-3.0-or-later"] and m["blender_version_min"] == "5.0.0"
     assert set(m["permissions"]) == {"files", "network"} and all(m["permissions"].values())
     excluded = m["build"]["paths_exclude_pattern"]
     assert {"__pycache__/", "/addon_tests/", "/benchmarks/"} <= set(excluded)
@@ -39,7 +44,8 @@ def test_zip_contents(built_zip):
     assert {"blender_manifest.toml", "__init__.py", "blender/__init__.py", "blender/operators.py",
             "core/model/api.py", "core/paths.py", "assets/model/config.json", "assets/model/model.safetensors",
             "runtime-requirements.txt"} <= names
-    assert not any("__pycache__" in n or n.startswith(("addon_tests/", "benchmarks/")) for n in names)
+    assert not any("__pycache__" in n or n.startswith(("addon_tests/", "benchmarks/", "tools/")) for n in names)
+    assert "build_extension.py" not in {n.rsplit("/", 1)[-1] for n in names}
 
 
 def test_missing_model_is_a_clear_build_error(tmp_path):

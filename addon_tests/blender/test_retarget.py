@@ -17,8 +17,9 @@ from bl_helpers import counts
 from conftest import REPO
 from motionclip_blender.blender import bake, retarget, rig
 from motionclip_blender.core.motion.skeleton import JOINT_NAMES, PRIMARY_CHILD
+from motionclip_blender.core.paths import data_root
 
-BVH = REPO.parent / "shared" / "data" / "cmu" / "trials" / "07_01.bvh"
+BVH = data_root() / "cmu" / "trials" / "07_01.bvh"
 
 
 @pytest.fixture(scope="module")

@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 
 import bpy
+from motionclip_blender.core.paths import data_root
 
-DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "cmu"
+DATA = data_root() / "cmu"
 pytestmark = pytest.mark.skipif(not (DATA / "index.json").is_file(), reason=f"no data at {DATA}")
 WALK = DATA / "trials" / "07_01.bvh"  # a 120-fps walk
 

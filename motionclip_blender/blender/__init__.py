@@ -2,8 +2,7 @@
 
 Register defines classes and RNA properties and starts the background warm-up (``runtime.start_warm_up``:
 torch and the model load in a thread); it never touches ``bpy.data`` and never imports torch itself, so the
-add-on enables even before its dependencies are installed (the preferences then offer to install them). Submodules are imported inside ``register`` so that tools
-like ``build_extension`` can live in this package and run without ``bpy``.
+add-on enables even before its dependencies are installed (the preferences then offer to install them). Submodules are imported inside ``register``.
 """
 
 from __future__ import annotations

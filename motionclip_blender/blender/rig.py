@@ -25,8 +25,6 @@ from ..core.motion.skeleton import (
 
 RIG_NAME = "SMPL_Rig"
 BODY_NAME = "SMPL_Body"
-# Marks objects made by this add-on, so other code can recognise them without relying on names.
-RIG_MARK = "motionclip_smpl_rig"
 
 # Capsule radii (metres) at a bone's head and tail: a rough neutral body, enough to read a motion.
 _RADII = {
@@ -80,7 +78,6 @@ def create_armature(context, name: str = RIG_NAME, location=(0.0, 0.0, 0.0)):
     tails = rest_tails(heads)
     obj = bpy.data.objects.new(name, data)
     obj.location = location
-    obj[RIG_MARK] = True
     context.collection.objects.link(obj)
     data.display_type = 'OCTAHEDRAL'
     obj.show_in_front = True

@@ -3,7 +3,7 @@
 - Repository / pip install: ``<repo>/motionclip_blender/`` next to ``<repo>/assets/``.
 - Installed Blender extension: the zip's root *is* the package (``blender_manifest.toml``,
   ``__init__.py``, ``core/``, ``blender/``) and ``assets/`` is copied inside it by
-  ``blender/build_extension.py``.
+  ``tools/build_extension.py``.
 
 Everything that needs a bundled file (model, encoder weights) asks :func:`assets_dir` so the two
 layouts are handled in exactly one place.
@@ -29,6 +29,17 @@ def assets_dir() -> Path:
     if inside.is_dir():
         return inside
     return PACKAGE_DIR.parent / "assets"
+
+
+DATA_ENV = "MOTIONCLIP_DATA"
+
+
+def data_root() -> Path:
+    """The motion corpora (``cmu/``, ``hdm05/``) for training, evaluation and the data-driven tests:
+    ``$MOTIONCLIP_DATA`` if set, else ``shared/data`` beside the repository (where this project's machines
+    keep it; it is never copied into the repository). The one place that location is written."""
+    override = os.environ.get(DATA_ENV)
+    return Path(override) if override else PACKAGE_DIR.parent.parent / "shared" / "data"
 
 
 def model_dir() -> Path:

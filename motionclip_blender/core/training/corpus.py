@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import MotionCLIPError
-from ..paths import assets_dir
+from ..paths import assets_dir, data_root
 
-DEFAULT_DATA_ROOT = "../shared/data"
+DEFAULT_DATA_ROOT = str(data_root())  # configs may name another root
 CORPORA = ("cmu", "hdm05")
 PARTS = ("train", "val", "test")
 _LEFT_RIGHT = re.compile(r"\b(left|right)\b", re.IGNORECASE)

@@ -1,10 +1,11 @@
 """Build the installable Blender extension zip (no Blender binary needed).
 
-    python -m motionclip_blender.blender.build_extension --output-dir dist
+    python tools/build_extension.py --output-dir dist   (make extension)
 
 An extension zip's root must hold ``blender_manifest.toml`` and the add-on's ``__init__.py``, but in the
 repository the manifest and ``assets/`` sit beside the package. So the package is copied into a staging
-directory together with the manifest, the licence and ``assets/`` (the bundled model), and Blender's own
+directory together with the manifest (its version stamped from ``motionclip_blender.__version__``, the one
+place the version is written), the licence and ``assets/`` (the bundled model), and Blender's own
 ``blender_ext.py`` (shipped inside the ``bpy`` wheel) validates and builds from there. At runtime
 ``core/paths.assets_dir()`` finds ``<package>/assets`` in the installed extension.
 
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import re
 import shutil
 import subprocess
 import sys
@@ -22,8 +24,8 @@ import tempfile
 import tomllib
 from pathlib import Path
 
-PACKAGE_DIR = Path(__file__).resolve().parent.parent
-REPO_DIR = PACKAGE_DIR.parent
+REPO_DIR = Path(__file__).resolve().parent.parent
+PACKAGE_DIR = REPO_DIR / "motionclip_blender"
 _IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", "*.pyo", ".*")
 
 
@@ -43,23 +45,33 @@ def blender_ext_script() -> Path:
     raise BuildError("blender_ext.py not found inside the bpy module")
 
 
+def package_version() -> str:
+    """``motionclip_blender.__version__``, read from the source (the package may not be importable here)."""
+    match = re.search(r'^__version__ = "([^"]+)"', (PACKAGE_DIR / "__init__.py").read_text(), re.M)
+    if not match:
+        raise BuildError(f"{PACKAGE_DIR / '__init__.py'}: no __version__ line")
+    return match.group(1)
+
+
+def manifest_text(path: Path = REPO_DIR / "blender_manifest.toml") -> str:
+    """The repository's manifest with ``version`` stamped in after ``id`` (the repository copy has none)."""
+    text = path.read_text()
+    if re.search(r"^version\s*=", text, re.M):
+        raise BuildError(f"{path}: remove the version line; it is stamped from motionclip_blender.__version__")
+    return re.sub(r'^(id = .*)$', lambda m: f'{m.group(1)}\nversion = "{package_version()}"', text, count=1, flags=re.M)
+
+
 def read_manifest(path: Path = REPO_DIR / "blender_manifest.toml") -> dict:
-    with open(path, "rb") as fh:
-        return tomllib.load(fh)
+    return tomllib.loads(manifest_text(path))
 
 
 def stage(staging: Path, assets: Path | None = None) -> Path:
     """Lay out the extension source: package contents + manifest + LICENSE + assets/ at the root."""
-    from motionclip_blender import __version__
-
-    manifest = read_manifest()
-    if manifest["version"] != __version__:
-        raise BuildError(f"blender_manifest.toml version {manifest['version']} != package version {__version__}")
     assets = Path(assets) if assets is not None else REPO_DIR / "assets"
     if not (assets / "model").is_dir():
         raise BuildError(f"{assets / 'model'}: the bundled model is missing; train or download it first")
     shutil.copytree(PACKAGE_DIR, staging, ignore=_IGNORE)
-    shutil.copy2(REPO_DIR / "blender_manifest.toml", staging / "blender_manifest.toml")
+    (staging / "blender_manifest.toml").write_text(manifest_text())
     if (REPO_DIR / "LICENSE").is_file():
         shutil.copy2(REPO_DIR / "LICENSE", staging / "LICENSE")
     shutil.copytree(assets, staging / "assets", ignore=_IGNORE)
