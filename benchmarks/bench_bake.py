@@ -23,6 +23,7 @@ import bpy  # noqa: E402
 import numpy as np  # noqa: E402
 
 from motionclip_blender.blender import bake, rig, runtime  # noqa: E402
+from motionclip_blender.blender.rigs import rig_for  # noqa: E402
 from motionclip_blender.core.paths import model_dir  # noqa: E402
 from motionclip_blender.core.motion.skeleton import JOINT_NAMES  # noqa: E402
 
@@ -97,7 +98,7 @@ def main() -> None:
             t0 = time.perf_counter()
             motion, info = runtime.generate_motion(settings, args.prompt, seconds, 0)
             t1 = time.perf_counter()
-            bake.apply_motion(bpy.context, arm, motion, info)
+            rig_for(bpy.context, arm).apply(motion, info)
             t2 = time.perf_counter()
             gen.append(t1 - t0)
             bk.append(t2 - t1)
@@ -110,11 +111,11 @@ def main() -> None:
 
     def raw(arm):  # what v0.2 did: one latent decoded at full length, baked as is
         motion = model.decode(model.motion_latent(args.prompt), 600)
-        bake.apply_motion(bpy.context, arm, motion, {"prompt": args.prompt})
+        rig_for(bpy.context, arm).apply(motion, {"prompt": args.prompt})
 
     def finished(arm, clean):
         motion, info = runtime.generate_motion(settings, args.prompt, 20.0, 0, clean_feet=clean)
-        bake.apply_motion(bpy.context, arm, motion, info)
+        rig_for(bpy.context, arm).apply(motion, info)
 
     rows = {"decode 600 frames at once, no clean-up": lambda arm: raw(arm),
             "windows + extension, no clean-up": lambda arm: finished(arm, False),

@@ -10,6 +10,7 @@ from motionclip_blender.blender import bake, rig
 from motionclip_blender.core.motion import rotations as R
 from motionclip_blender.core.motion.motion import Motion
 from motionclip_blender.core.motion.skeleton import JOINT_NAMES
+from motionclip_blender.blender.rigs import rig_for
 
 
 def random_motion(frames=30, fps=30.0, seed=0) -> Motion:
@@ -64,8 +65,8 @@ def test_apply_motion_names_props_fake_user_and_range(fresh):
     users_action = bpy.data.actions.new("MyHandKeyedAction")
     arm.animation_data_create().action = users_action
     info = {"prompt": "A person jumps!", "model": "tiny", "seed": 3}
-    a1 = bake.apply_motion(fresh, arm, random_motion(20), info)
-    a2 = bake.apply_motion(fresh, arm, random_motion(20), info, set_frame_range=False)
+    a1, _ = rig_for(fresh, arm).apply(random_motion(20), info)
+    a2, _ = rig_for(fresh, arm).apply(random_motion(20), info, set_frame_range=False)
     assert a1.name == "MC_a_person_jumps" and a2.name == "MC_a_person_jumps.001"
     assert a1.use_fake_user and users_action.use_fake_user  # replaced actions survive saving
     assert a2["prompt"] == "A person jumps!" and a2["seed"] == 3 and a2["model"] == "tiny"
@@ -99,10 +100,10 @@ def test_failed_bake_restores_rotation_modes(fresh, monkeypatch):
 
     monkeypatch.setattr(bake, "assign_action", fail)
     with pytest.raises(RuntimeError, match="assign failed"):
-        bake.apply_motion(fresh, arm, random_motion(5), {"prompt": "x"})
+        rig_for(fresh, arm).apply(random_motion(5), {"prompt": "x"})
     assert bake.rotation_modes(arm) == before and len(bpy.data.actions) == n_actions
     monkeypatch.undo()
-    bake.apply_motion(fresh, arm, random_motion(5), {"prompt": "x"})  # success keeps quaternions (the keys are)
+    rig_for(fresh, arm).apply(random_motion(5), {"prompt": "x"})  # success keeps quaternions (the keys are)
     assert set(bake.rotation_modes(arm).values()) == {'QUATERNION'}
     note = bake.mode_note(arm, before)
     assert note.startswith("3 bones switched to Quaternion rotation") and "left_elbow" in note

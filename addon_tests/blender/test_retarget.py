@@ -18,6 +18,7 @@ from conftest import REPO
 from motionclip_blender.blender import bake, retarget, rig
 from motionclip_blender.core.motion.skeleton import JOINT_NAMES, PRIMARY_CHILD
 from motionclip_blender.core.paths import data_root
+from motionclip_blender.blender.rigs import rig_for
 
 BVH = data_root() / "cmu" / "trials" / "07_01.bvh"
 
@@ -245,7 +246,7 @@ def test_failed_retarget_bake_restores_rotation_modes(fresh, walk, monkeypatch):
     monkeypatch.setattr(bake, "assign_action", fail)
     fresh.view_layer.objects.active = tgt
     with pytest.raises(RuntimeError, match="assign failed"):
-        retarget.apply_motion(fresh, tgt, walk, {"prompt": "walk"})
+        rig_for(fresh, tgt).apply(walk, {"prompt": "walk"})
     assert bake.rotation_modes(tgt) == before and counts() == n
     monkeypatch.undo()
     src = source_rig(walk)

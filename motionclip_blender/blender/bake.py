@@ -226,18 +226,6 @@ def set_scene_range(scene, start_frame: int, n_frames: int) -> None:
     scene.frame_end = start_frame + n_frames - 1
 
 
-def apply_motion(context, arm_obj, motion: Motion, info: dict, set_frame_range: bool = True):
-    """Bake a generated motion on ``arm_obj`` at the scene's fps from ``frame_start``; the action is
-    named from ``info['prompt']`` and carries ``info`` as custom properties. Removes the half-made action
-    and restores the bones' rotation modes if anything fails, so an error leaves the file as it was."""
-    scene = context.scene
-    name = action_name(info.get("prompt", "motion"))
-    with rollback_on_failure(arm_obj):
-        action = bake_motion(arm_obj, motion, name, start_frame=scene.frame_start, target_fps=scene_fps(scene),
-                             props=info)
-        finish_action(scene, action, info, set_frame_range)
-    return action
-
 
 def finish_action(scene, action, info: dict, set_frame_range: bool) -> None:
     """After a bake: loops get their Cycles modifiers, and the scene range fits the clip (for a loop, one

@@ -17,7 +17,8 @@ import bpy
 import numpy as np
 from mathutils import Matrix, Vector
 
-from . import bake, rig, runtime
+from . import rig, runtime
+from .rigs import rig_for
 
 SHEET_COLUMNS = 3
 
@@ -153,7 +154,7 @@ def run_demo(prompt: str, out_blend: str | os.PathLike, preview_png: str | os.Pa
     scene.render.fps, scene.render.fps_base = int(round(motion.fps)), 1.0  # keep the model's timing exactly
     arm, body = rig.add_smpl_rig(context)
     t1 = time.perf_counter()
-    action = bake.apply_motion(context, arm, motion, info, set_frame_range=True)
+    action, _ = rig_for(context, arm).apply(motion, info, set_frame_range=True)
     times["bake_s"] = time.perf_counter() - t1
 
     points = motion.joint_positions().reshape(-1, 3)

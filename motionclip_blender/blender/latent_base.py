@@ -7,7 +7,7 @@ from __future__ import annotations
 import bpy
 
 from ..core.errors import InputError
-from . import deps, jobs, prefs, readback, retarget, rig
+from . import deps, jobs, prefs, readback, retarget
 
 
 class _BadInput(Exception):
@@ -66,31 +66,24 @@ def write_clip(context, arm, motion, label: str, info: dict, start_frame: int | 
     Non-SMPL rigs bake through the retarget module with the Retarget panel's map and root mode; ``keep_root``
     turns its "start from the current position" mode into full root motion (sequenced clips are already
     placed relative to each other)."""
-    from . import bake
+    from .bake import action_name
+    from .rigs import rig_for
 
-    scene = context.scene
-    name = bake.action_name(label)
-    start = scene.frame_start if start_frame is None else int(start_frame)
+    root_mode = None
+    if keep_root and retarget.scene_options(context)[2] == 'KEEP_START':
+        root_mode = 'FULL'
     props = {k: v for k, v in info.items() if v is not None}
-    if rig.is_smpl_armature(arm)[0]:
-        action = bake.bake_motion(arm, motion, name, start_frame=start, target_fps=bake.scene_fps(scene),
-                                  props=props)
-    else:
-        preset, custom, root_mode = retarget.scene_options(context)
-        if keep_root and root_mode == 'KEEP_START':
-            root_mode = 'FULL'
-        action, _ = retarget.retarget_motion(context, arm, motion, name, preset=preset, custom=custom,
-                                        root_mode=root_mode, start_frame=start, target_fps=bake.scene_fps(scene),
-                                        props=props)
+    action, _ = rig_for(context, arm).bake(motion, action_name(label), start_frame=start_frame, props=props,
+                                           root_mode=root_mode)
     action.use_fake_user = True
     return action, arm.animation_data.action_slot
 
 
-def rollback(arm):
+def rollback(context, arm):
     """Undo this operator's changes (actions, NLA tracks, assignments, rotation modes) if the block raises."""
-    from .bake import rollback_on_failure
+    from .rigs import rig_for
 
-    return rollback_on_failure(arm)
+    return rig_for(context, arm).rollback()
 
 
 def quaternion_curves(action, slot) -> dict[str, list]:

@@ -95,7 +95,7 @@ class MOTIONCLIP_OT_blend(_LatentOperator, bpy.types.Operator):
         la, lb = plan["labels"]
         if self.mode == 'MIX':
             motion, info = result
-            with rollback(arm):
+            with rollback(context, arm):
                 action, _ = write_clip(context, arm, motion, f"mix {la} {lb} {self.alpha:.2f}",
                                        {**info, "operation": "mix", "a": la, "b": lb})
                 first, last = readback.frame_range(action)
@@ -104,7 +104,7 @@ class MOTIONCLIP_OT_blend(_LatentOperator, bpy.types.Operator):
             return {'FINISHED'}
 
         clips, fade = result["clips"], result["crossfade"]
-        with rollback(arm):
+        with rollback(context, arm):
             ad = arm.animation_data_create()
             placed, start = [], int(plan["start"])  # (action, slot, first frame, label)
             for i, (clip, label) in enumerate(zip(clips, result["names"])):
@@ -169,7 +169,7 @@ class MOTIONCLIP_OT_interpolate(_LatentOperator, bpy.types.Operator):
     def _apply(self, context, plan, result):
         clips, info = result
         arm, (la, lb) = self._armature(plan), plan["labels"]
-        with rollback(arm):
+        with rollback(context, arm):
             made = [write_clip(context, arm, m, f"{la} to {lb} {t:.2f}",
                                {**info, "operation": "interpolate", "a": la, "b": lb, "t": t})[0] for t, m in clips]
             arm.animation_data.action = made[0]
@@ -211,7 +211,7 @@ class MOTIONCLIP_OT_edit(_LatentOperator, bpy.types.Operator):
 
         motion, info = result
         arm, (lbase, lminus, lplus) = self._armature(plan), plan["labels"]
-        with rollback(arm):
+        with rollback(context, arm):
             action, _ = write_clip(context, arm, motion, f"{lbase} minus {lminus} plus {lplus}",
                                    {**info, "operation": "edit", "base": lbase, "minus": lminus, "plus": lplus})
             first, last = readback.frame_range(action)
@@ -309,7 +309,7 @@ class MOTIONCLIP_OT_variations(_LatentOperator, bpy.types.Operator):
     def _apply(self, context, plan, result):
         clips, info = result
         arm, label = self._armature(plan), plan["label"]
-        with rollback(arm):
+        with rollback(context, arm):
             made = [write_clip(context, arm, m, f"{label} v{s}",
                                {**info, "operation": "variations", "prompt": label, "seed": s, "match": score,
                                 "rank": rank + 1})[0] for rank, (s, m, score) in enumerate(clips)]

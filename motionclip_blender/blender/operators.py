@@ -189,18 +189,16 @@ class MOTIONCLIP_OT_generate(jobs.ModelJobOperator, bpy.types.Operator):
             return {'CANCELLED'}
         motion, info = result
         modes = bake.rotation_modes(arm)
-        notes = []
-        if rig.is_smpl_armature(arm)[0]:
-            action = bake.apply_motion(context, arm, motion, info, set_frame_range=self.set_frame_range)
-        else:
-            from . import retarget
+        from .readback import UnmappedRigError
+        from .retarget import MapError
+        from .rigs import rig_for
 
-            try:  # keys are read in the rig's own frame: the root goes back there unchanged (no Keep Start)
-                action, notes = retarget.apply_motion(context, arm, motion, info, set_frame_range=self.set_frame_range,
-                                                      root_mode='FULL' if info.get("keys") else None)
-            except retarget.MapError as exc:
-                self.report({'ERROR'}, f"Retarget failed: {exc}")
-                return {'CANCELLED'}
+        try:  # keys are read in the rig's own frame: the root goes back there unchanged (no Keep Start)
+            action, notes = rig_for(context, arm).apply(motion, info, set_frame_range=self.set_frame_range,
+                                                        root_mode='FULL' if info.get("keys") else None)
+        except (MapError, UnmappedRigError) as exc:
+            self.report({'ERROR'}, f"Retarget failed: {exc}")
+            return {'CANCELLED'}
         if info.get("segments"):
             notes.append(sequence_markers(context, arm, action, info, self.sequence_strips))
         notes = notes + [n for n in (bake.mode_note(arm, modes),) if n]

@@ -1,4 +1,6 @@
-"""An action on an armature -> a core Motion: the one way the latent operators read animation back.
+"""Actions on armatures: which slot and F-curves animate a rig, frame ranges, the Action FPS and timing notes,
+keyed poses for Use Keys, and ``motion_from_action`` — an action read back into a core Motion through the rig's
+adapter (``rigs.rig_for``), the one way animation is read back.
 
 SMPL rigs are read directly: each fcurve is evaluated at every integer frame of the action's range and
 ``bake.py``'s conversion is inverted (``q = R · B · R⁻¹``, ``t = R_root · loc + head_root``), so any
@@ -6,9 +8,9 @@ action on such a rig works, hand-keyed ones included (quaternion, Euler or axis-
 the action does not key keep their current pose). Reading the fcurves instead of evaluating the scene
 frame by frame keeps the scene (current frame, assigned action, NLA) untouched and costs milliseconds.
 
-Other rigs go through the retarget module's reverse path (``retarget.read_motion`` with the Retarget
-panel's bone map), which samples the evaluated pose: the action is assigned for the read and everything is
-restored after.
+Other rigs go through the retarget module's reverse path (``rigs.MappedRig.read``: ``retarget.read_motion``
+with the Retarget panel's bone map), which samples the evaluated pose: the action is assigned for the read
+(``assigned``) and everything is restored after.
 """
 
 from __future__ import annotations
@@ -163,21 +165,10 @@ def motion_from_action(arm, action=None, *, fps: float | None = None, frames: tu
     reason = check_action_fits(arm, action)
     if reason:
         raise ReadbackError(reason)
-    rate = action_rate(action, bpy.context.scene)
-    if rig.is_smpl_armature(arm)[0]:
-        motion = smpl_motion_from_action(arm, action, rate, frames)
-        return motion.at_fps(fps)
-    problem = rig_problem(arm)
-    if problem:
-        raise UnmappedRigError(problem)
-    preset, custom, _ = retarget.scene_options(bpy.context)
-    with _assigned(arm, action, slot_for(arm, action)):
-        try:
-            motion = retarget.read_motion(bpy.context, arm, frames[0], frames[1], preset=preset, custom=custom,
-                                          fps=rate)
-        except ValueError as exc:  # MapError / RetargetError: the map stopped fitting
-            raise UnmappedRigError(f"Armature '{arm.name}' cannot be mapped to SMPL: {exc}") from None
-    return motion.at_fps(fps)
+    from .rigs import rig_for
+
+    adapter = rig_for(bpy.context, arm)
+    return adapter.read(action, frames, action_rate(action, bpy.context.scene)).at_fps(fps)
 
 
 def rig_problem(arm) -> str:
@@ -194,7 +185,7 @@ def rig_problem(arm) -> str:
 
 
 @contextmanager
-def _assigned(arm, action, slot):
+def assigned(arm, action, slot):
     """``action`` as ``arm``'s only animation for the block (the retarget reader samples the evaluated pose),
     then everything as it was."""
     had_ad = arm.animation_data is not None

@@ -38,8 +38,10 @@ import numpy as np
 
 from ..core.errors import MotionCLIPError
 from ..core.motion.motion import Motion
-from ..core.motion.skeleton import JOINT_NAMES, PARENTS
-from . import bake, demo, rig
+from ..core.motion.skeleton import JOINT_NAMES
+from . import bake
+from . import demo, rig
+from .rigs import SmplRig
 
 FORMAT = "motionclip-render-manifest"
 FORMAT_VERSION = 1
@@ -128,22 +130,6 @@ def sources_from_actions(actions=None) -> list[MotionSource]:
         out.append(MotionSource(_slug(a.name), label or a.name, action=a.name))
     return out
 
-
-def pose_to_motion(scene, arm, frames: list[int], fps: float) -> Motion:
-    """The evaluated pose of an SMPL rig at ``frames`` as a core Motion (the inverse of ``bake``):
-    pose-bone matrices are G_j R_j in armature space, so G_j = M_j R_j^T and q_j = G_parent^T G_j."""
-    rest_rot, _ = bake.rest_rotations(arm)
-    mats = np.empty((len(frames), len(JOINT_NAMES), 3, 3))
-    trans = np.empty((len(frames), 3))
-    bones = [arm.pose.bones[n] for n in JOINT_NAMES]
-    for i, f in enumerate(frames):
-        scene.frame_set(f)
-        m = np.array([np.array(pb.matrix) for pb in bones])
-        world = m[:, :3, :3] @ np.swapaxes(rest_rot, -1, -2)
-        for j, p in enumerate(PARENTS):
-            mats[i, j] = world[j] if p < 0 else world[p].T @ world[j]
-        trans[i] = m[0, :3, 3]
-    return Motion.from_matrices(mats, trans, fps)
 
 
 def _write_json_atomic(path: Path, data: dict) -> None:
@@ -312,8 +298,7 @@ class RenderJob:
             # The user's action was keyed for their rig's slot; play that slot on the render rig.
             ad.action_slot = next((s for s in action.slots if s.target_id_type == 'OBJECT'), action.slots[0])
         first, last = (int(round(v)) for v in action.frame_range)
-        frames = list(range(first, max(first + 1, last) + 1))
-        return pose_to_motion(self.scene, self.arm, frames, self.action_fps), first
+        return SmplRig(bpy.context, self.arm).read(action, (first, max(first + 1, last)), self.action_fps), first
 
     def _figure_points(self) -> np.ndarray:
         """World positions of the evaluated body's vertices and the rig's joints (what must be in view)."""

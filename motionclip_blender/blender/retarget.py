@@ -282,20 +282,6 @@ def retarget_motion(context, arm, motion, name: str, *, preset: str = AUTO, cust
     return action, notes
 
 
-def apply_motion(context, arm, motion, info: dict, set_frame_range: bool = True, root_mode: str | None = None):
-    """Generate's bake on a non-SMPL armature (``bake.apply_motion``'s contract); returns (action, notes).
-    ``root_mode`` overrides the Retarget panel's."""
-    from .bake import action_name, finish_action, rollback_on_failure, scene_fps
-
-    preset, custom, panel_root = scene_options(context)
-    root_mode = root_mode or panel_root
-    with rollback_on_failure(arm):
-        action, notes = retarget_motion(context, arm, motion, action_name(info.get("prompt", "motion")),
-                                        preset=preset, custom=custom, root_mode=root_mode,
-                                        target_fps=scene_fps(context.scene), props=info)
-        finish_action(context.scene, action, info, set_frame_range)
-    return action, notes[1:]  # past the map label: the reference pose used and warnings, for the report
-
 
 # --- operator -----------------------------------------------------------------------------------
 def _armature(name: str, role: str):
