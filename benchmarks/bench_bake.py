@@ -23,6 +23,7 @@ import bpy  # noqa: E402
 import numpy as np  # noqa: E402
 
 from motionclip_blender.blender import bake, rig, runtime  # noqa: E402
+from motionclip_blender.blender.prefs import ModelSettings  # noqa: E402
 from motionclip_blender.blender.rigs import rig_for  # noqa: E402
 from motionclip_blender.core.paths import model_dir  # noqa: E402
 from motionclip_blender.core.motion.skeleton import JOINT_NAMES  # noqa: E402
@@ -82,7 +83,7 @@ def main() -> None:
     path = args.model or (str(model_dir()) if (model_dir() / "config.json").is_file() else None)
     label = path or "tiny random checkpoint (no bundled model found)"
     path = path or tiny_checkpoint()
-    settings = {"path": path, "encoder": None, "threads": 0}
+    settings = ModelSettings(path=path)
 
     t = time.perf_counter()
     runtime.get_model(settings)

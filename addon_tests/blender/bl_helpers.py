@@ -3,10 +3,6 @@
 import bpy
 
 
-def runtime_settings(p) -> dict:
-    return {"path": p.checkpoint_path or None, "encoder": p.text_encoder or None, "threads": p.torch_threads}
-
-
 def counts() -> tuple:
     """What an operator that failed must not change."""
     return (len(bpy.data.objects), len(bpy.data.actions), len(bpy.data.armatures), len(bpy.data.meshes))

@@ -82,7 +82,7 @@ def short_model(prefs, short_model_dir):
     prefs.checkpoint_path = short_model_dir
     from motionclip_blender.blender import runtime
 
-    return runtime.get_model(runtime_settings(prefs))
+    return runtime.get_model(ModelSettings.from_prefs(prefs))
 
 
 @pytest.fixture
@@ -98,7 +98,7 @@ def tiny_model(prefs, tiny_model_dir):
     prefs.checkpoint_path = tiny_model_dir
     from motionclip_blender.blender import runtime
 
-    return runtime.get_model(runtime_settings(prefs))
+    return runtime.get_model(ModelSettings.from_prefs(prefs))
 
 
-from bl_helpers import runtime_settings  # noqa: E402
+from motionclip_blender.blender.prefs import ModelSettings  # noqa: E402

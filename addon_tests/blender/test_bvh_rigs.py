@@ -11,6 +11,7 @@ import pytest
 import bpy
 from motionclip_blender.core.rig import presets as rig_maps
 from motionclip_blender.core.motion.skeleton import JOINT_INDEX
+from motionclip_blender.blender.prefs import ModelSettings
 from motionclip_blender.core.paths import data_root
 
 DATA = data_root() / "cmu"
@@ -37,8 +38,7 @@ def test_generate_onto_a_rig_from_blenders_bvh_importer(fresh, prefs, rel, prese
     from motionclip_blender.blender import runtime
 
     prefs.checkpoint_path = ""  # the bundled model: a real motion to compare limb by limb
-    model = runtime.get_model(runtime.settings_from(prefs) if hasattr(runtime, "settings_from") else
-                              {"path": None, "encoder": None, "threads": 0})
+    model = runtime.get_model(ModelSettings())
     fresh.scene.render.fps = 30
     bpy.ops.import_anim.bvh(filepath=str(DATA / rel))  # Blender's importer at its defaults
     arm = fresh.active_object
@@ -150,7 +150,7 @@ def test_blending_the_rigs_mocap_with_a_generated_clip_keeps_the_hips_continuous
 
 
 def test_generated_parts_of_a_blend_stand_on_the_actions_floor():
-    from motionclip_blender.blender.latent_work import _on_the_floor_of
+    from motionclip_blender.blender.ops.latent_work import _on_the_floor_of
     from motionclip_blender.core.io.mocap import floor_level
     from motionclip_blender.core.motion.motion import Motion
 

@@ -41,7 +41,7 @@ def test_manifest_fields():
 
 def test_zip_contents(built_zip):
     names = set(zipfile.ZipFile(built_zip).namelist())
-    assert {"blender_manifest.toml", "__init__.py", "blender/__init__.py", "blender/operators.py",
+    assert {"blender_manifest.toml", "__init__.py", "blender/__init__.py", "blender/ops/generate.py", "blender/props.py", "blender/ui/main.py",
             "core/model/api.py", "core/paths.py", "assets/model/config.json", "assets/model/model.safetensors",
             "runtime-requirements.txt"} <= names
     assert not any("__pycache__" in n or n.startswith(("addon_tests/", "benchmarks/", "tools/")) for n in names)

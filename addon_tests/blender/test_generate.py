@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 
 import bpy
-from bl_helpers import counts, evaluated_joint_positions, runtime_settings
+from bl_helpers import counts, evaluated_joint_positions
 from motionclip_blender.blender import bake, deps, runtime
+from motionclip_blender.blender.prefs import ModelSettings
 
 
 def fcurve_table(action) -> np.ndarray:
@@ -46,7 +47,7 @@ def test_generate_is_one_undo_step(fresh, tiny_model):
     """Background mode never pushes undo steps for operators by itself (measured: bl_options UNDO is honoured
     only with a window), so the test pushes the steps the UI would push around one Generate and checks that
     undo restores the scene and redo brings the action back."""
-    from motionclip_blender.blender.operators import MOTIONCLIP_OT_generate
+    from motionclip_blender.blender.ops.generate import MOTIONCLIP_OT_generate
 
     assert {'REGISTER', 'UNDO'} <= MOTIONCLIP_OT_generate.bl_options
     bpy.ops.motionclip.add_smpl_rig()
@@ -152,11 +153,6 @@ def test_installer_refuses_without_online_access(addon):
     assert shlex.split(command) == deps.pip_command(deps.site_packages_dir(create=False))
 
 
-def test_runtime_settings_roundtrip(prefs, tiny_model_dir):
-    prefs.checkpoint_path = tiny_model_dir
-    assert runtime_settings(prefs)["path"] == tiny_model_dir
-
-
 def test_invoke_in_background_completes_before_returning(fresh, tiny_model):
     bpy.ops.motionclip.add_smpl_rig()
     assert bpy.ops.motionclip.generate('INVOKE_DEFAULT', prompt="a person walks", seconds=0.5) == {'FINISHED'}
@@ -167,7 +163,7 @@ def test_worker_job_runs_off_the_main_thread(tiny_model, prefs):
     """The UI path's worker: generation in a thread gives the same motion as the blocking path."""
     import threading
 
-    from motionclip_blender.blender.operators import _Job
+    from motionclip_blender.blender.ops.generate import _Job
 
     seen = {}
     original = runtime.generate_motion
@@ -176,7 +172,7 @@ def test_worker_job_runs_off_the_main_thread(tiny_model, prefs):
         seen["thread"] = threading.current_thread()
         return original(*args)
 
-    job = _Job(runtime_settings(prefs), "a person jumps", 1.0, 2)
+    job = _Job(ModelSettings.from_prefs(prefs), "a person jumps", 1.0, 2)
     runtime.generate_motion, saved = spy, runtime.generate_motion
     try:
         job.thread.start()
@@ -190,7 +186,7 @@ def test_worker_job_runs_off_the_main_thread(tiny_model, prefs):
 
 
 def test_seed_zero_is_the_prompts_own_motion(tiny_model, prefs):
-    motion, info = runtime.generate_motion(runtime_settings(prefs), "a person jumps", 1.0, 0)
+    motion, info = runtime.generate_motion(ModelSettings.from_prefs(prefs), "a person jumps", 1.0, 0)
     assert np.array_equal(motion.rotations, tiny_model.generate("a person jumps", frames=30, seed=None).rotations)
     assert info["seed"] == 0
 
@@ -205,16 +201,16 @@ def test_length_beyond_the_models_limit_is_reported_before_anything_is_made(fres
     action = fresh.active_object.animation_data.action
     assert action.frame_range[1] - action.frame_range[0] + 1 == 119  # 60 frames at 30 fps -> 119 at 60 fps
     with pytest.raises(runtime.LengthError, match="at most 2 s"):
-        runtime.generate_motion(runtime_settings(prefs), "a person jumps", 2.1, 0)
+        runtime.generate_motion(ModelSettings.from_prefs(prefs), "a person jumps", 2.1, 0)
 
 
 def test_panel_flags_a_length_the_loaded_model_cannot_make(fresh, prefs, short_model_dir):
-    from motionclip_blender.blender import panel
+    from motionclip_blender.blender.ui import main as panel
 
     prefs.checkpoint_path = short_model_dir
     runtime.clear_cache()
     assert panel.length_problem(fresh, 30.0) == ""  # no model loaded yet: the operator checks when it runs
-    runtime.get_model(runtime_settings(prefs))
+    runtime.get_model(ModelSettings.from_prefs(prefs))
     assert panel.length_problem(fresh, 2.0) == ""
     assert panel.length_problem(fresh, 30.0) == "Longer than the model's 2 s limit"
     runtime.clear_cache()
@@ -274,10 +270,10 @@ def test_cancel_frees_the_running_job_when_blender_drops_the_modal_handler(fresh
     job.thread.join(10)
     assert jobs.Job.running is None and op._timer is None and wm.motionclip_status == ""
     assert job.cancelled and isinstance(job.error, jobs.JobCancelled) and not job.thread.is_alive()
-    from motionclip_blender.blender import latent_ops
-    from motionclip_blender.blender.operators import MOTIONCLIP_OT_generate
+    from motionclip_blender.blender.ops import latent as latent_ops
+    from motionclip_blender.blender.ops.generate import MOTIONCLIP_OT_generate
 
-    for cls in (MOTIONCLIP_OT_generate, *latent_ops.CLASSES):  # every model operator has it
+    for cls in (MOTIONCLIP_OT_generate, *latent_ops.MODEL_OPERATORS):  # every model operator has it
         assert cls.cancel is jobs.ModelJobOperator.cancel
 
 

@@ -268,11 +268,11 @@ def test_empty_label_list_and_unmapped_rig(smpl):
 
 def test_worker_thread_and_cancel(smpl, prefs):
     """The UI path: compute in a worker thread gives the blocking result; Esc stops a multi-step job."""
-    from bl_helpers import runtime_settings
+    from motionclip_blender.blender import jobs
+    from motionclip_blender.blender.prefs import ModelSettings
+    from motionclip_blender.blender.ops import latent_work
 
-    from motionclip_blender.blender import jobs, latent_work
-
-    settings = runtime_settings(prefs)
+    settings = ModelSettings.from_prefs(prefs)
     job = jobs.Job(lambda: latent_work.variations(settings, "a person jumps", count=2, seed=1, variation=0.25,
                                                   seconds=1.0, job=job))
     job.thread.start()
@@ -356,9 +356,9 @@ def test_recognition_of_clear_prompts_with_the_bundled_model(fresh, prefs):
 
 def test_one_undo_step_and_invoke_in_background(smpl):
     """As in test_generate: background mode pushes no undo steps itself, so the test pushes what the UI would."""
-    from motionclip_blender.blender import latent_ops
+    from motionclip_blender.blender.ops import latent as latent_ops
 
-    assert all({'REGISTER', 'UNDO'} <= cls.bl_options for cls in latent_ops.CLASSES)
+    assert all({'REGISTER', 'UNDO'} <= cls.bl_options for cls in latent_ops.MODEL_OPERATORS)
     bake.bake_motion(smpl, stroll(), "A", start_frame=1)
     bake.bake_motion(smpl, stroll(arms=1.0), "B", start_frame=1)
     bpy.ops.ed.undo_push(message="setup")
@@ -395,7 +395,7 @@ class _Recorder:
 def test_panels_draw_and_fill_operator_properties(smpl):
     from types import SimpleNamespace
 
-    from motionclip_blender.blender import latent_panel as lp
+    from motionclip_blender.blender.ui import latent as lp
 
     assert lp.VIEW3D_PT_motionclip_latent.bl_parent_id == "VIEW3D_PT_motionclip"
     bake.bake_motion(smpl, stroll(), "walk", start_frame=1)

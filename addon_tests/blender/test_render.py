@@ -201,9 +201,9 @@ def test_operator_then_finetuned_checkpoint_in_prefs(fresh, prefs, motion_file, 
                  progress=False)
     assert bpy.ops.motionclip.use_checkpoint(directory=s["checkpoint"], encoder="clip:" + tiny_clip_path) == {'FINISHED'}
     assert prefs.checkpoint_path == s["checkpoint"] and prefs.text_encoder == "clip:" + tiny_clip_path
-    from bl_helpers import runtime_settings
+    from motionclip_blender.blender.prefs import ModelSettings
 
-    model = runtime.get_model(runtime_settings(prefs))
+    model = runtime.get_model(ModelSettings.from_prefs(prefs))
     assert model.meta.extra["finetune"]["steps"] == 2
     bpy.ops.motionclip.add_smpl_rig()
     assert bpy.ops.motionclip.generate(prompt="a person swings the left arm", seconds=0.5) == {'FINISHED'}
@@ -281,7 +281,7 @@ def test_eevee_engine_identifier_follows_the_blender_version():
 
 def test_render_operator_cancel_closes_the_job(fresh, motion_file, tmp_path):
     """File load / window close call the operator's ``cancel``: the job's teardown must run as on Esc."""
-    from motionclip_blender.blender.render_ops import MOTIONCLIP_OT_render_dataset as Op
+    from motionclip_blender.blender.ops.render import MOTIONCLIP_OT_render_dataset as Op
 
     class StandIn:  # a bpy Operator cannot be instantiated outside Blender's operator machinery
         _stop, _end, cancel = Op._stop, Op._end, Op.cancel

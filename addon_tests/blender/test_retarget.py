@@ -121,9 +121,9 @@ def test_custom_map_saved_and_reloaded_gives_the_same_result(fresh, walk):
         item.bone = ""
     assert bpy.ops.motionclip.retarget_preset_load(name="My UE") == {'FINISHED'}
     assert {i.joint: i.bone for i in settings.bones}["spine3"] == "spine_03"
-    from motionclip_blender.blender import retarget_ui
+    from motionclip_blender.blender import props
 
-    items = {i[0] for i in retarget_ui._preset_items(settings, fresh)}  # the panel's map menu lists it
+    items = {i[0] for i in props._preset_items(settings, fresh)}  # the panel's map menu lists it
     assert {"AUTO", "CUSTOM", "smpl", "mixamo", "rigify", "ue_mannequin", "My_UE"} <= items
     assert bpy.ops.motionclip.retarget(source=src.name, target=tgt.name, preset='CUSTOM') == {'FINISHED'}
     reloaded = tgt.animation_data.action

@@ -4,7 +4,8 @@ and assignable, latents cached by content so a second search reads and encodes n
 import pytest
 
 import bpy
-from motionclip_blender.blender import bake, readback, rig, search_ops
+from motionclip_blender.blender import bake, readback, rig
+from motionclip_blender.blender.ops import search as search_ops
 
 
 def _actions(arm, n=4):

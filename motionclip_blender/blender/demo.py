@@ -18,6 +18,7 @@ import numpy as np
 from mathutils import Matrix, Vector
 
 from . import rig, runtime
+from .prefs import ModelSettings
 from .rigs import rig_for
 
 SHEET_COLUMNS = 3
@@ -143,7 +144,7 @@ def run_demo(prompt: str, out_blend: str | os.PathLike, preview_png: str | os.Pa
     (contact sheet of ``tiles`` frames) and BVH. Returns paths, action name and timings."""
     times = {}
     t0 = time.perf_counter()
-    settings = {"path": str(model_path) if model_path else None, "encoder": None, "threads": 0}
+    settings = ModelSettings(path=str(model_path) if model_path else None)
     # Generate first: a missing model or bad prompt fails before any file is touched.
     motion, info = runtime.generate_motion(settings, prompt, seconds, seed)
     times["generate_s"] = time.perf_counter() - t0

@@ -1,6 +1,9 @@
-"""Add-on preferences: model checkpoint, text encoder, torch threads, dependency installer."""
+"""Add-on preferences (model checkpoint, text encoder, torch threads, dependency installer) and the typed
+``ModelSettings`` read from them, the one value the model loader, the warm-up and every job receive."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import bpy
 from bpy.props import IntProperty, StringProperty
@@ -47,7 +50,7 @@ class MotionCLIPPreferences(bpy.types.AddonPreferences):
             box.label(text="torch and the other requirements are importable", icon='CHECKMARK')
         row = box.row()
         row.enabled = bool(bpy.app.online_access)
-        row.operator(deps.MOTIONCLIP_OT_install_dependencies.bl_idname, icon='IMPORT')
+        row.operator("motionclip.install_dependencies", icon='IMPORT')
         if not bpy.app.online_access:
             box.label(text="Online access is off (Preferences > System > Network)", icon='INFO')
         status = deps.install_status()
@@ -63,13 +66,26 @@ def get_prefs(context=None):
     return addon.preferences if addon is not None else None
 
 
-def model_settings(context=None) -> dict:
-    """Plain values (safe to hand to a worker thread) from the preferences, defaults if unavailable."""
+@dataclass(frozen=True)
+class ModelSettings:
+    """Which model to load and how: plain values read on the main thread, safe to hand to a worker thread.
+    Hashable: (path, encoder) keys the loaded-model cache. The defaults are the bundled model."""
+
+    path: str | None = None  # checkpoint directory; None = the bundled model
+    encoder: str | None = None  # text encoder spec; None = the checkpoint's own
+    threads: int = 0  # torch threads; 0 = torch's default
+
+    @classmethod
+    def from_prefs(cls, p) -> "ModelSettings":
+        """From the add-on preferences ``p`` (relative paths resolved against the .blend)."""
+        path = bpy.path.abspath(p.checkpoint_path) if p.checkpoint_path.strip() else None
+        return cls(path, p.text_encoder.strip() or None, int(p.torch_threads))
+
+
+def model_settings(context=None) -> ModelSettings:
+    """The preferences' ModelSettings, the defaults when the add-on has none (e.g. the demo script)."""
     p = get_prefs(context)
-    if p is None:
-        return {"path": None, "encoder": None, "threads": 0}
-    path = bpy.path.abspath(p.checkpoint_path) if p.checkpoint_path.strip() else None
-    return {"path": path, "encoder": p.text_encoder.strip() or None, "threads": int(p.torch_threads)}
+    return ModelSettings() if p is None else ModelSettings.from_prefs(p)
 
 
 CLASSES = (MotionCLIPPreferences,)

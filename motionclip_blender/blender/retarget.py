@@ -6,7 +6,8 @@ here), pose channels go back with ``keyframe_points.add`` + ``foreach_set`` (``b
 
 Any rig, either side: the source is read back into a core Motion on SMPL 24 (``read_motion``) and that Motion
 is retargeted onto the target (``retarget_motion``), so SMPL -> rig, rig -> rig and rig -> SMPL are one path.
-Nothing is created before every input is checked; a failing bake removes its half-made action.
+Nothing is created before every input is checked; a failing bake removes its half-made action. The Retarget
+operator and the map editor's operators are in ``ops/retarget.py``.
 
 Top-level imports stay torch-free (``core.rig.presets``, ``core.rig.bone_names`` only) so the add-on still enables without torch.
 """
@@ -17,7 +18,6 @@ import json
 
 import bpy
 import numpy as np
-from bpy.props import BoolProperty, EnumProperty, StringProperty
 
 from ..core.errors import MotionCLIPError
 from ..core.rig import bone_names
@@ -280,84 +280,3 @@ def retarget_motion(context, arm, motion, name: str, *, preset: str = AUTO, cust
         action = bake_channels(arm, channels, name, context.scene.frame_start if start_frame is None else start_frame,
                                props)
     return action, notes
-
-
-
-# --- operator -----------------------------------------------------------------------------------
-def _armature(name: str, role: str):
-    obj = bpy.data.objects.get(name) if name else None
-    if obj is None:
-        raise MapError(f"no {role} armature named '{name}'" if name else f"no {role} armature given")
-    if obj.type != 'ARMATURE':
-        raise MapError(f"{role} '{obj.name}' is not an armature (it is a {obj.type.lower()})")
-    if obj.mode == 'EDIT':
-        raise MapError(f"{role} '{obj.name}' is in Edit Mode: switch to Object or Pose Mode")
-    return obj
-
-
-class MOTIONCLIP_OT_retarget(bpy.types.Operator):
-    """Bake the source armature's action onto the target armature through their bone maps"""
-
-    bl_idname = "motionclip.retarget"
-    bl_label = "Retarget"
-    bl_options = {'REGISTER', 'UNDO'}
-
-    source: StringProperty(name="Source", description="Armature carrying the action (e.g. a generated SMPL rig)")
-    target: StringProperty(name="Target", description="Armature to bake onto (default: the active object)")
-    preset: StringProperty(name="Target Map", default=AUTO,
-                           description="AUTO (detect), CUSTOM (the panel's map) or a preset name for the target")
-    source_preset: StringProperty(name="Source Map", default=AUTO, description="Bone map of the source, as above")
-    bone_map: StringProperty(name="Bone Map JSON", default="",
-                             description='Explicit target map {"smpl_joint": "bone"}, overrides the preset')
-    root_motion: EnumProperty(name="Root Motion", items=ROOT_MODE_ITEMS, default='FULL')
-    set_frame_range: BoolProperty(name="Set Frame Range", default=False,
-                                  description="Fit the scene frame range to the retargeted action")
-
-    def _target_map(self, context):
-        if self.bone_map.strip():
-            try:
-                custom = json.loads(self.bone_map)
-            except json.JSONDecodeError as exc:
-                raise MapError(f"bone_map is not valid JSON ({exc})") from None
-            if not isinstance(custom, dict):
-                raise MapError('bone_map must be a JSON object {"smpl_joint": "bone name"}')
-            return CUSTOM, custom
-        preset, custom, _ = scene_options(context)
-        return self.preset, custom if self.preset == CUSTOM else None
-
-    def execute(self, context):
-        problem = deps.dependency_problem()
-        if problem:
-            self.report({'ERROR'}, problem)
-            return {'CANCELLED'}
-        from .bake import mode_note, rotation_modes
-
-        try:
-            source = _armature(self.source, "source")
-            target = _armature(self.target or (context.active_object.name if context.active_object else ""),
-                               "target")
-            if source == target:
-                raise MapError("source and target are the same armature")
-            first, last = action_frames(source)
-            preset, custom = self._target_map(context)
-            resolve_map(target, preset, custom)  # fail on the target before reading the source
-            src_custom = scene_options(context)[1] if self.source_preset == CUSTOM else None
-            motion = read_motion(context, source, first, last, self.source_preset, src_custom)
-            src_action = source.animation_data.action
-            modes = rotation_modes(target)
-            action, notes = retarget_motion(
-                context, target, motion, f"{src_action.name}_{target.name}", preset=preset, custom=custom,
-                root_mode=self.root_motion, start_frame=first,
-                props={"retarget_source": source.name, "retarget_source_action": src_action.name})
-        except MotionCLIPError as exc:  # MapError, RetargetError, a NaN in the source (InputError), ...
-            self.report({'ERROR'}, f"Retarget failed: {exc}")
-            return {'CANCELLED'}
-        if self.set_frame_range:
-            context.scene.frame_start, context.scene.frame_end = first, last
-        notes += [n for n in (mode_note(target, modes),) if n]
-        self.report({'INFO'}, f"Retargeted {len(motion)} frames from '{source.name}' onto '{target.name}' as "
-                              f"'{action.name}' ({'; '.join(notes)})")
-        return {'FINISHED'}
-
-
-CLASSES = (MOTIONCLIP_OT_retarget,)

@@ -10,9 +10,13 @@ from __future__ import annotations
 
 import os
 import threading
+from typing import TYPE_CHECKING
 
 from ..core.errors import MotionCLIPError
 from . import deps
+
+if TYPE_CHECKING:
+    from .prefs import ModelSettings
 
 _lock = threading.Lock()
 _cache: dict[tuple, object] = {}
@@ -26,7 +30,7 @@ class LengthError(MotionCLIPError, ValueError):
     """A clip is longer than the model can decode; the message names the limit in seconds."""
 
 
-def get_model(settings: dict):
+def get_model(settings: "ModelSettings"):
     """The MotionCLIP model for ``settings`` (from ``prefs.model_settings``); raises ``ModelLoadError``
     for missing/broken model files and ``DependencyError`` for missing packages."""
     problem = deps.dependency_problem()
@@ -35,13 +39,13 @@ def get_model(settings: dict):
     import torch
 
     from ..core.model.api import load_model
-    key = (settings.get("path"), settings.get("encoder"))
+    key = (settings.path, settings.encoder)
     with _lock:
-        if settings.get("threads"):
-            torch.set_num_threads(int(settings["threads"]))
+        if settings.threads:
+            torch.set_num_threads(int(settings.threads))
         model = _cache.get(key)
         if model is None:
-            model = load_model(path=settings.get("path"), encoder=settings.get("encoder") or None)
+            model = load_model(path=settings.path, encoder=settings.encoder)
             _cache.clear()  # one model at a time: they are large
             _cache[key] = model
         return model
@@ -51,7 +55,7 @@ WARM_UP_ENV = "MOTIONCLIP_NO_WARMUP"
 _warm_up: threading.Thread | None = None
 
 
-def start_warm_up(settings: dict) -> threading.Thread | None:
+def start_warm_up(settings: "ModelSettings") -> threading.Thread | None:
     """Import torch, load the model and its text encoder and run one tiny generation in a background thread,
     so the first Generate clicked after Blender starts finds everything ready (cold, that costs ~4 s: torch
     1 s, sentence-transformers 3 s). Never blocks the caller; does nothing when dependencies are missing, a
@@ -74,9 +78,9 @@ def start_warm_up(settings: dict) -> threading.Thread | None:
     return _warm_up
 
 
-def cached_model(settings: dict):
+def cached_model(settings: "ModelSettings"):
     """The model for ``settings`` if it is already loaded, else None (never loads: safe in a panel's draw)."""
-    return _cache.get((settings.get("path"), settings.get("encoder")))
+    return _cache.get((settings.path, settings.encoder))
 
 
 def max_seconds(model) -> float:
@@ -114,7 +118,7 @@ def clear_cache() -> None:
         _cache.clear()
 
 
-def generate_motion(settings: dict, prompt: str, seconds: float, seed: int | None, clean_feet: bool = True,
+def generate_motion(settings: "ModelSettings", prompt: str, seconds: float, seed: int | None, clean_feet: bool = True,
                     loop: bool = False, root: str = "full", keys: dict | None = None, key_fps: float | None = None,
                     key_root: bool = False, sequence: bool = False):
     """Prompt -> (Motion at the model's fps, info for the action's custom properties). Thread-safe.

@@ -15,7 +15,8 @@ from __future__ import annotations
 import bpy
 from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, StringProperty
 
-from . import deps, jobs, prefs, rig, runtime
+from .. import deps, jobs, prefs, rig, runtime
+from ..props import CLEAN_FEET, KEY_ROOT, LOOP, ROOT, SECONDS, SEQUENCE, SEQUENCE_STRIPS, USE_KEYS
 
 
 class MOTIONCLIP_OT_add_smpl_rig(bpy.types.Operator):
@@ -41,7 +42,7 @@ def check_armature(obj) -> tuple[bool, str]:
     """An SMPL armature, or any armature the Retarget panel's bone map fits (Generate then retargets)."""
     ok, reason = rig.is_smpl_armature(obj)
     if not ok and obj is not None and obj.type == 'ARMATURE':
-        from . import retarget
+        from .. import retarget
 
         ok, reason = retarget.check_generate_target(obj, reason)
     return ok, reason
@@ -66,26 +67,6 @@ class _Job(jobs.Job):
         super().__init__(lambda *a: runtime.generate_motion(*a), *args)
 
 
-CLEAN_FEET = dict(name="Clean Feet", default=True,
-                  description="Plant the feet during contacts (no sliding) and keep every joint above the floor")
-LOOP = dict(name="Loop", default=False,
-            description="Make a seamless cycle that plays endlessly (Cycles modifiers, root travel carried on)")
-ROOT_ITEMS = (('full', "Full", "Root moves as generated"),
-              ('forward', "Forward Only", "Root moves only along the first frame's facing (no sideways drift)"),
-              ('in_place', "In Place", "Root stays where it starts"))
-ROOT = dict(name="Root Motion", items=ROOT_ITEMS, default='full')
-USE_KEYS = dict(name="Use Keys", default=False,
-                description="Pass through the poses keyed on the armature's active action within the clip's range "
-                            "(from the scene start); with an empty prompt, in-between them")
-SEQUENCE = dict(name="Sequence", default=False,
-                description="Split the prompt at commas and 'then' into actions played one after another "
-                            "('walk forward (2 s), then jump, then squat down'); parts without a length share Length")
-SEQUENCE_STRIPS = dict(name="As NLA Strips", default=False,
-                       description="With Sequence: also lay the parts out as NLA strips (one per part) to move or "
-                                   "retime them")
-KEY_ROOT = dict(name="Key Root Position", default=False,
-                description="With Use Keys: hold the keyed root positions too (else only the poses)")
-
 
 class MOTIONCLIP_OT_generate(jobs.ModelJobOperator, bpy.types.Operator):
     """Generate a motion from a text prompt and bake it as a new action on the active SMPL armature"""
@@ -95,9 +76,7 @@ class MOTIONCLIP_OT_generate(jobs.ModelJobOperator, bpy.types.Operator):
     bl_options = {'REGISTER', 'UNDO'}
 
     prompt: StringProperty(name="Prompt", description="What the character does, e.g. 'a person jumps'", default="")
-    seconds: FloatProperty(name="Length", description="Length of the motion in seconds", default=2.0,
-                           min=0.1, soft_max=20.0, max=120.0, subtype='TIME_ABSOLUTE', unit='TIME_ABSOLUTE')
-    # (120 s is only the field's bound: the model's own limit, 40 s for the bundled one, is checked when it runs.)
+    seconds: FloatProperty(**SECONDS)
     seed: IntProperty(name="Seed",
                       description="Variation seed: 0 is the prompt's own motion, others give reproducible variations",
                       default=0, min=0)
@@ -126,7 +105,7 @@ class MOTIONCLIP_OT_generate(jobs.ModelJobOperator, bpy.types.Operator):
             self.report({'ERROR'}, problem)
             return None
         if not rig.is_smpl_armature(arm)[0]:
-            from . import retarget
+            from .. import retarget
 
             try:  # a rig that cannot be bound fails now, not after the model's work
                 retarget.validate_target(context, arm)
@@ -135,8 +114,8 @@ class MOTIONCLIP_OT_generate(jobs.ModelJobOperator, bpy.types.Operator):
                 return None
         keys, key_fps = None, None
         if self.use_keys:
-            from . import readback
-            from .bake import scene_fps
+            from .. import readback
+            from ..bake import scene_fps
 
             if self.loop or self.sequence:
                 self.report({'ERROR'}, "Use Keys and Loop cannot be combined: closing the loop would move the keyed "
@@ -153,8 +132,8 @@ class MOTIONCLIP_OT_generate(jobs.ModelJobOperator, bpy.types.Operator):
                 self.report({'ERROR'}, "Use Keys without a prompt in-betweens keys: key at least two frames")
                 return None
         if self.sequence:
-            from ..core.errors import InputError
-            from ..core.model.sequence import parse_sequence
+            from ...core.errors import InputError
+            from ...core.model.sequence import parse_sequence
 
             if self.loop:
                 self.report({'ERROR'}, "Sequence and Loop cannot be combined: a sequence does not repeat")
@@ -178,7 +157,7 @@ class MOTIONCLIP_OT_generate(jobs.ModelJobOperator, bpy.types.Operator):
         return f"generating '{self.prompt.strip()[:40]}'" if self.prompt.strip() else "in-betweening the keys"
 
     def _apply(self, context, plan, result):
-        from . import bake  # imports the core (torch): only once dependencies are known to be there
+        from .. import bake  # imports the core (torch): only once dependencies are known to be there
 
         # Bake on the armature chosen at invoke; the user may have renamed or deleted it meanwhile.
         arm = bpy.data.objects.get(plan[0])
@@ -189,9 +168,9 @@ class MOTIONCLIP_OT_generate(jobs.ModelJobOperator, bpy.types.Operator):
             return {'CANCELLED'}
         motion, info = result
         modes = bake.rotation_modes(arm)
-        from .readback import UnmappedRigError
-        from .retarget import MapError
-        from .rigs import rig_for
+        from ..readback import UnmappedRigError
+        from ..retarget import MapError
+        from ..rigs import rig_for
 
         try:  # keys are read in the rig's own frame: the root goes back there unchanged (no Keep Start)
             action, notes = rig_for(context, arm).apply(motion, info, set_frame_range=self.set_frame_range,
@@ -212,7 +191,7 @@ def sequence_markers(context, arm, action, info: dict, strips: bool) -> str:
     of ``arm``, each playing its range of the action); returns the note for the report."""
     import json
 
-    from .bake import scene_fps
+    from ..bake import scene_fps
 
     ratio = scene_fps(context.scene) / float(info["model_fps"])
     first = int(round(action.frame_range[0]))

@@ -1,27 +1,15 @@
 """The "MotionCLIP" tab in the 3D Viewport sidebar.
 
-Prompt, length and seed live on the scene (``scene.motionclip``) so they are saved with the file and
+Prompt, length and seed live on the scene (``scene.motionclip``, ``props.py``) so they are saved with the file and
 remembered between generations; the panel passes them to the operator explicitly.
 """
 
 from __future__ import annotations
 
 import bpy
-from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, PointerProperty, StringProperty
 
-from . import prefs, runtime
-from .operators import (
-    CLEAN_FEET,
-    KEY_ROOT,
-    LOOP,
-    ROOT,
-    SEQUENCE,
-    SEQUENCE_STRIPS,
-    USE_KEYS,
-    MOTIONCLIP_OT_add_smpl_rig,
-    MOTIONCLIP_OT_generate,
-    check_target,
-)
+from .. import prefs, runtime
+from ..ops.generate import check_target
 
 
 def length_problem(context, seconds: float) -> str:
@@ -36,22 +24,6 @@ def length_problem(context, seconds: float) -> str:
         return f"Longer than the model's {runtime.max_seconds(model):g} s limit"
     return ""
 
-
-class MotionCLIPSettings(bpy.types.PropertyGroup):
-    prompt: StringProperty(name="Prompt", description="What the character does, e.g. 'a person jumps'",
-                           default="a person jumps")
-    seconds: FloatProperty(name="Length", description="Motion length in seconds (frames follow the scene fps)",
-                           default=2.0, min=0.1, soft_max=20.0, max=120.0)
-    seed: IntProperty(name="Seed",
-                      description="Variation seed: 0 is the prompt's own motion, others give reproducible variations",
-                      default=0, min=0)
-    clean_feet: BoolProperty(**CLEAN_FEET)
-    loop: BoolProperty(**LOOP)
-    root: EnumProperty(**ROOT)
-    use_keys: BoolProperty(**USE_KEYS)
-    key_root: BoolProperty(**KEY_ROOT)
-    sequence: BoolProperty(**SEQUENCE)
-    sequence_strips: BoolProperty(**SEQUENCE_STRIPS)
 
 
 class VIEW3D_PT_motionclip(bpy.types.Panel):
@@ -103,13 +75,13 @@ class VIEW3D_PT_motionclip(bpy.types.Panel):
         row.scale_y = 1.4
         row.enabled = arm is not None and (bool(settings.prompt.strip()) or settings.use_keys) and not status \
             and not too_long
-        op = row.operator(MOTIONCLIP_OT_generate.bl_idname, text="Generate", icon='PLAY')
+        op = row.operator("motionclip.generate", text="Generate", icon='PLAY')
         op.prompt, op.seconds, op.seed = settings.prompt, settings.seconds, settings.seed
         op.clean_feet, op.loop, op.root = settings.clean_feet, settings.loop, settings.root
         op.use_keys, op.key_root = settings.use_keys, settings.key_root
         op.sequence, op.sequence_strips = settings.sequence, settings.sequence_strips
         op.set_frame_range = True
-        layout.operator(MOTIONCLIP_OT_add_smpl_rig.bl_idname, icon='OUTLINER_OB_ARMATURE')
+        layout.operator("motionclip.add_smpl_rig", icon='OUTLINER_OB_ARMATURE')
 
 
-CLASSES = (MotionCLIPSettings, VIEW3D_PT_motionclip)
+CLASSES = (VIEW3D_PT_motionclip,)

@@ -1,6 +1,6 @@
 """Text search over the actions of the open .blend (issue 16): "find the jumps" ranks every action that fits the
 active armature (any mapped rig) by the cosine between its latent and the text; the panel lists the hits and a
-click assigns one.
+click assigns one (the panel is ``ui/search.py``).
 
 Latents are cached for the session by model and by the action's *content* (a digest of its keyframes and the
 rig's bone names), so a second search reads no pose and encodes nothing: only actions edited since are read again.
@@ -12,11 +12,10 @@ import hashlib
 
 import bpy
 import numpy as np
-from bpy.props import CollectionProperty, FloatProperty, IntProperty, PointerProperty, StringProperty
+from bpy.props import IntProperty, StringProperty
 
-from . import readback
+from .. import readback
 from .latent_base import _BadInput, _LatentOperator
-from .latent_panel import _Child
 
 _LATENTS: dict[tuple[str, str], np.ndarray] = {}  # (model fingerprint, action content digest) -> unit latent
 # (action session uid, the rig's bones) -> (cheap signature, digest): hashing every keyframe of 100 actions takes
@@ -75,17 +74,6 @@ def _forget_all(*_args):
     _DIGESTS.clear()
 
 
-class MotionCLIPSearchHit(bpy.types.PropertyGroup):
-    score: FloatProperty(name="Score", description="Cosine between the action's latent and the search text")
-
-
-class MotionCLIPSearch(bpy.types.PropertyGroup):
-    query: StringProperty(name="Find", description="What the action should show, e.g. 'a person jumps'",
-                          default="a person jumps")
-    top_k: IntProperty(name="Hits", default=10, min=1, max=100)
-    hits: CollectionProperty(type=MotionCLIPSearchHit)
-    hits_index: IntProperty()
-
 
 class MOTIONCLIP_OT_search_actions(_LatentOperator, bpy.types.Operator):
     """Rank every action that fits the active armature by how well it matches the text; the hits are listed in
@@ -113,7 +101,7 @@ class MOTIONCLIP_OT_search_actions(_LatentOperator, bpy.types.Operator):
         plan = super()._prepare(context)
         if plan is None:
             return None
-        from . import runtime
+        from .. import runtime
 
         model = runtime.cached_model(plan["settings"])
         fingerprint = model.fingerprint if model is not None else None
@@ -132,7 +120,7 @@ class MOTIONCLIP_OT_search_actions(_LatentOperator, bpy.types.Operator):
     def _compute(self, plan, job):
         import torch
 
-        from . import runtime
+        from .. import runtime
 
         model = runtime.get_model(plan["settings"])
         fingerprint = model.fingerprint
@@ -167,7 +155,7 @@ class MOTIONCLIP_OT_assign_action(bpy.types.Operator):
     action: StringProperty(name="Action")
 
     def execute(self, context):
-        from .bake import assign_action
+        from ..bake import assign_action
 
         arm, action = context.active_object, bpy.data.actions.get(self.action)
         if arm is None or arm.type != 'ARMATURE':
@@ -185,40 +173,17 @@ class MOTIONCLIP_OT_assign_action(bpy.types.Operator):
         return {'FINISHED'}
 
 
-class MOTIONCLIP_UL_search_hits(bpy.types.UIList):
-    def draw_item(self, context, layout, data, item, icon, active_data, active_propname, index=0):
-        row = layout.row(align=True)
-        row.operator(MOTIONCLIP_OT_assign_action.bl_idname, text=item.name, icon='ACTION').action = item.name
-        row.label(text=f"{item.score:.3f}")
+CLASSES = (MOTIONCLIP_OT_search_actions, MOTIONCLIP_OT_assign_action)
 
 
-class VIEW3D_PT_motionclip_search(_Child, bpy.types.Panel):
-    bl_label = "Search Actions"
-
-    def draw(self, context):
-        s, layout = context.scene.motionclip_search, self.layout
-        layout.prop(s, "query", text="")
-        row = layout.row(align=True)
-        row.prop(s, "top_k")
-        op = row.operator(MOTIONCLIP_OT_search_actions.bl_idname, text="Search", icon='VIEWZOOM')
-        op.query, op.top_k = s.query, s.top_k
-        if len(s.hits):
-            layout.template_list("MOTIONCLIP_UL_search_hits", "", s, "hits", s, "hits_index", rows=5)
-
-
-CLASSES = (MotionCLIPSearchHit, MotionCLIPSearch, MOTIONCLIP_OT_search_actions, MOTIONCLIP_OT_assign_action,
-           MOTIONCLIP_UL_search_hits, VIEW3D_PT_motionclip_search)
-
-
-def register_properties():
-    bpy.types.Scene.motionclip_search = PointerProperty(type=MotionCLIPSearch)
+def register_handlers():
+    """Blender reports edited actions (depsgraph) and loaded files: their cached digests are dropped."""
     bpy.app.handlers.depsgraph_update_post.append(_forget_edited)
     bpy.app.handlers.load_post.append(_forget_all)
 
 
-def unregister_properties():
+def unregister_handlers():
     for handlers, fn in ((bpy.app.handlers.depsgraph_update_post, _forget_edited),
                          (bpy.app.handlers.load_post, _forget_all)):
         if fn in handlers:
             handlers.remove(fn)
-    del bpy.types.Scene.motionclip_search

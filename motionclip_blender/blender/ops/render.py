@@ -14,8 +14,8 @@ from __future__ import annotations
 import bpy
 from bpy.props import EnumProperty, IntProperty, StringProperty
 
-from . import deps, prefs, runtime
-from .jobs import release_modal_timer
+from .. import deps, prefs, runtime
+from ..jobs import release_modal_timer
 
 
 def _sources(op, render):
@@ -58,7 +58,7 @@ class MOTIONCLIP_OT_render_dataset(bpy.types.Operator):
         problem = deps.dependency_problem()
         if problem:
             raise runtime.DependencyError(problem)
-        from . import bake, render
+        from .. import bake, render
 
         p = prefs.get_prefs(context)
         smpl = bpy.path.abspath(p.smpl_model_path) if p is not None and p.smpl_model_path.strip() else None
@@ -153,6 +153,10 @@ class MOTIONCLIP_OT_use_checkpoint(bpy.types.Operator):
         description="Encoder spec for checkpoints in a custom CLIP space (e.g. 'clip:/path/to/weights.pt'); "
                     "empty keeps the model's own")
 
+    def invoke(self, context, event):
+        context.window_manager.fileselect_add(self)  # pick the checkpoint folder
+        return {'RUNNING_MODAL'}
+
     def execute(self, context):
         p = prefs.get_prefs(context)
         if p is None:
@@ -160,7 +164,7 @@ class MOTIONCLIP_OT_use_checkpoint(bpy.types.Operator):
             return {'CANCELLED'}
         path = bpy.path.abspath(self.directory)
         try:
-            from ..core.model.checkpoint import read_meta
+            from ...core.model.checkpoint import read_meta
 
             meta = read_meta(path)  # validates the files before the preference changes
         except Exception as exc:

@@ -18,11 +18,9 @@ from __future__ import annotations
 import bpy
 from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, StringProperty
 
-from . import readback
+from .. import readback
+from ..props import SECONDS
 from .latent_base import _BadInput, _LatentOperator, match_quaternion_signs, resolve_source, rollback, write_clip
-
-_SECONDS = dict(name="Length", description="Length of generated clips in seconds (checked against the model's "
-                "limit when it runs: 40 s for the bundled model)", default=2.0, min=0.1, soft_max=20.0, max=120.0)
 
 
 def _prompt(clip: str) -> dict:
@@ -48,7 +46,7 @@ class MOTIONCLIP_OT_blend(_LatentOperator, bpy.types.Operator):
     action_a: StringProperty(**_action("A"))
     prompt_b: StringProperty(**_prompt("B"))
     action_b: StringProperty(**_action("B"))
-    seconds: FloatProperty(**_SECONDS)
+    seconds: FloatProperty(**SECONDS)
     crossfade: IntProperty(name="Crossfade", description="Frames over which B blends in over A", default=10,
                            min=0, soft_max=60)
     transition: BoolProperty(name="Latent Transition",
@@ -61,7 +59,7 @@ class MOTIONCLIP_OT_blend(_LatentOperator, bpy.types.Operator):
         a, label_a, act_a = resolve_source(arm, self.prompt_a, self.action_a, "Clip A")
         b, label_b, _ = resolve_source(arm, self.prompt_b, self.action_b, "Clip B")
         if self.mode == 'SEQUENCE':
-            from .bake import scene_fps
+            from ..bake import scene_fps
 
             fps = scene_fps(context.scene)
             lengths = [len(x) if not isinstance(x, str) else round(self.seconds * fps) for x in (a, b)]
@@ -89,7 +87,7 @@ class MOTIONCLIP_OT_blend(_LatentOperator, bpy.types.Operator):
         return work.mix(plan["settings"], plan["a"], plan["b"], alpha=self.alpha, seconds=self.seconds, job=job)
 
     def _apply(self, context, plan, result):
-        from . import bake
+        from .. import bake
 
         arm = self._armature(plan)
         la, lb = plan["labels"]
@@ -150,7 +148,7 @@ class MOTIONCLIP_OT_interpolate(_LatentOperator, bpy.types.Operator):
     action_b: StringProperty(**_action("B"))
     count: IntProperty(name="In-betweens", default=3, min=1, max=32)
     include_ends: BoolProperty(name="Include A and B", description="Also decode both ends", default=False)
-    seconds: FloatProperty(**_SECONDS)
+    seconds: FloatProperty(**SECONDS)
 
     def _inputs(self, context, arm):
         a, la, _ = resolve_source(arm, self.prompt_a, self.action_a, "Clip A")
@@ -190,7 +188,7 @@ class MOTIONCLIP_OT_edit(_LatentOperator, bpy.types.Operator):
     minus_action: StringProperty(name="Minus Action")
     plus_prompt: StringProperty(name="Plus Prompt")
     plus_action: StringProperty(name="Plus Action")
-    seconds: FloatProperty(**_SECONDS)
+    seconds: FloatProperty(**SECONDS)
 
     def _inputs(self, context, arm):
         base, lbase, _ = resolve_source(arm, self.base_prompt, self.base_action, "Base", use_active=True)
@@ -207,7 +205,7 @@ class MOTIONCLIP_OT_edit(_LatentOperator, bpy.types.Operator):
         return work.edit(plan["settings"], plan["base"], plan["minus"], plan["plus"], seconds=self.seconds, job=job)
 
     def _apply(self, context, plan, result):
-        from . import bake
+        from .. import bake
 
         motion, info = result
         arm, (lbase, lminus, lplus) = self._armature(plan), plan["labels"]
@@ -233,7 +231,7 @@ class MOTIONCLIP_OT_recognize(_LatentOperator, bpy.types.Operator):
     top_k: IntProperty(name="Top", default=5, min=1, max=20)
 
     def _inputs(self, context, arm):
-        from ..core.model.labels import default_labels, parse_labels
+        from ...core.model.labels import default_labels, parse_labels
 
         seed_defaults = False
         if self.labels.strip():
@@ -291,7 +289,7 @@ class MOTIONCLIP_OT_variations(_LatentOperator, bpy.types.Operator):
                                                      "equals Generate with seed k", default=1, min=1)
     variation: FloatProperty(name="Amount", description="Relative size of the latent perturbation", default=0.25,
                              min=0.0, soft_max=1.0, max=4.0)
-    seconds: FloatProperty(**_SECONDS)
+    seconds: FloatProperty(**SECONDS)
 
     def _inputs(self, context, arm):
         source, label, _ = resolve_source(arm, self.prompt, self.action, "Variations")
@@ -320,5 +318,69 @@ class MOTIONCLIP_OT_variations(_LatentOperator, bpy.types.Operator):
         return {'FINISHED'}
 
 
-CLASSES = (MOTIONCLIP_OT_blend, MOTIONCLIP_OT_interpolate, MOTIONCLIP_OT_edit, MOTIONCLIP_OT_recognize,
-           MOTIONCLIP_OT_variations)
+
+# --- label list editing -----------------------------------------------------------------------------------
+class MOTIONCLIP_OT_labels_reset(bpy.types.Operator):
+    """Replace the label list with the add-on's default labels (assets/labels.txt)"""
+
+    bl_idname = "motionclip.labels_reset"
+    bl_label = "Reset Labels"
+    bl_options = {'REGISTER', 'UNDO'}
+
+    def execute(self, context):
+        from ...core.model.labels import default_labels
+
+        labels = default_labels()
+        if not labels:
+            self.report({'ERROR'}, "The default label file (assets/labels.txt) is missing or empty")
+            return {'CANCELLED'}
+        settings = context.scene.motionclip_latent
+        settings.labels.clear()
+        for label in labels:
+            settings.labels.add().name = label
+        settings.labels_seeded = True
+        settings.labels_index = 0
+        self.report({'INFO'}, f"{len(labels)} default labels")
+        return {'FINISHED'}
+
+
+class MOTIONCLIP_OT_label_add(bpy.types.Operator):
+    """Add a label to the recognition list"""
+
+    bl_idname = "motionclip.label_add"
+    bl_label = "Add Label"
+    bl_options = {'REGISTER', 'UNDO'}
+
+    name: StringProperty(name="Label", default="new label")
+
+    def execute(self, context):
+        settings = context.scene.motionclip_latent
+        settings.labels.add().name = self.name
+        settings.labels_seeded = True
+        settings.labels_index = len(settings.labels) - 1
+        return {'FINISHED'}
+
+
+class MOTIONCLIP_OT_label_remove(bpy.types.Operator):
+    """Remove the selected label from the recognition list"""
+
+    bl_idname = "motionclip.label_remove"
+    bl_label = "Remove Label"
+    bl_options = {'REGISTER', 'UNDO'}
+
+    @classmethod
+    def poll(cls, context):
+        s = context.scene.motionclip_latent
+        return 0 <= s.labels_index < len(s.labels)
+
+    def execute(self, context):
+        settings = context.scene.motionclip_latent
+        settings.labels.remove(settings.labels_index)
+        settings.labels_seeded = True
+        settings.labels_index = min(settings.labels_index, len(settings.labels) - 1)
+        return {'FINISHED'}
+
+
+MODEL_OPERATORS = (MOTIONCLIP_OT_blend, MOTIONCLIP_OT_interpolate, MOTIONCLIP_OT_edit, MOTIONCLIP_OT_recognize,
+                   MOTIONCLIP_OT_variations)  # jobs: one undo step, a worker thread from the UI, Esc cancels
+CLASSES = (*MODEL_OPERATORS, MOTIONCLIP_OT_labels_reset, MOTIONCLIP_OT_label_add, MOTIONCLIP_OT_label_remove)

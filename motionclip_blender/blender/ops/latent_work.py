@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import runtime
+from .. import runtime
 
 
 def _model(settings):
@@ -70,7 +70,7 @@ def sequence(settings, a, b, *, seconds: float, crossfade: int, transition_secon
     clip_b = (b if not isinstance(b, str) else model.generate(b, frames=frames)).at_fps(fps)
     parts, names = [clip_a], [label_of(a)]
     if transition_seconds > 0:
-        from ..core.model.api import mix_latents
+        from ...core.model.api import mix_latents
 
         job.step(0.55, "transition")
         z = mix_latents(model.motion_latent(a), model.motion_latent(b), 0.5)
@@ -94,7 +94,7 @@ def _on_the_floor_of(parts: list, from_action: list[bool]) -> None:
     platform, a rig whose foot joints sit higher above its soles than SMPL's: the iClone CC take read back
     stands 8 cm up). Generated parts move onto the floor of the first action clip, measured the same way
     (``mocap.floor_level``), so the hips cross the seam level (in place; actions are never moved)."""
-    from ..core.io.mocap import floor_level
+    from ...core.io.mocap import floor_level
 
     actions = [p for p, is_action in zip(parts, from_action) if is_action]
     if not actions:
@@ -109,7 +109,7 @@ def _on_the_floor_of(parts: list, from_action: list[bool]) -> None:
 
 def mix(settings, a, b, *, alpha: float, seconds: float, job):
     """One clip decoded from (1 − α)·E(a) + α·E(b)."""
-    from ..core.model.api import mix_latents
+    from ...core.model.api import mix_latents
 
     model = _model(settings)
     frames = _frames(model, seconds)
@@ -121,7 +121,7 @@ def mix(settings, a, b, *, alpha: float, seconds: float, job):
 
 def interpolate(settings, a, b, *, count: int, include_ends: bool, seconds: float, job):
     """``count`` clips between E(a) and E(b) at equal steps (plus both ends when asked): [(t, Motion)]."""
-    from ..core.model.api import mix_latents
+    from ...core.model.api import mix_latents
 
     model = _model(settings)
     frames, out = _frames(model, seconds), []
@@ -152,7 +152,7 @@ def variations(settings, source, *, count: int, seed: int, variation: float, sec
     """``count`` variations, best match first: [(seed, Motion, score)]. Seeds are seed, seed+1, …: a prompt's
     variation k is Generate with seed k, scored by cosine to the prompt; an action's is a seeded perturbation of
     its latent of relative size ``variation``, scored by cosine to the action."""
-    from ..core.model.api import perturb
+    from ...core.model.api import perturb
 
     model = _model(settings)
     frames = _source_frames(model, source, seconds, "Varied")

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import bpy
 
-from ..core.errors import InputError
-from . import deps, jobs, prefs, readback, retarget
+from ...core.errors import InputError
+from .. import deps, jobs, prefs, readback, retarget
 
 
 class _BadInput(Exception):
@@ -66,8 +66,8 @@ def write_clip(context, arm, motion, label: str, info: dict, start_frame: int | 
     Non-SMPL rigs bake through the retarget module with the Retarget panel's map and root mode; ``keep_root``
     turns its "start from the current position" mode into full root motion (sequenced clips are already
     placed relative to each other)."""
-    from .bake import action_name
-    from .rigs import rig_for
+    from ..bake import action_name
+    from ..rigs import rig_for
 
     root_mode = None
     if keep_root and retarget.scene_options(context)[2] == 'KEEP_START':
@@ -81,7 +81,7 @@ def write_clip(context, arm, motion, label: str, info: dict, start_frame: int | 
 
 def rollback(context, arm):
     """Undo this operator's changes (actions, NLA tracks, assignments, rotation modes) if the block raises."""
-    from .rigs import rig_for
+    from ..rigs import rig_for
 
     return rig_for(context, arm).rollback()
 
@@ -139,7 +139,7 @@ class _LatentOperator(jobs.ModelJobOperator):
 
     def _apply_reporting(self, context, plan, result):
         """As the base class, plus an INFO note when baking switched bones to quaternion rotation."""
-        from .bake import mode_note, rotation_modes
+        from ..bake import mode_note, rotation_modes
 
         arm = bpy.data.objects.get(plan["target"])
         modes = rotation_modes(arm) if arm is not None and arm.type == 'ARMATURE' else {}
