@@ -43,3 +43,25 @@ def test_the_resolver_sees_a_relative_import_of_the_blender_layer(tmp_path, monk
         assert _forbidden("motionclip_blender.blender.bake")
     finally:
         planted.unlink()
+
+
+def test_the_blender_tests_fail_rather_than_skip_without_bpy(tmp_path):
+    """`make test` must not pass with every Blender test skipped: on a Python without bpy (a copy of this
+    site-packages minus bpy, ``-S`` so only the copy is seen) collecting them is an error naming bpy."""
+    import site
+    import subprocess
+    import sys
+
+    packages = Path(next(p for p in site.getsitepackages() if Path(p, "bpy").is_dir()))
+    bare = tmp_path / "site"
+    bare.mkdir()
+    for entry in packages.iterdir():
+        if not entry.name.startswith("bpy"):
+            (bare / entry.name).symlink_to(entry)
+    repo = PACKAGE.parent
+    out = subprocess.run([sys.executable, "-S", "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                          str(repo / "addon_tests" / "blender" / "test_register.py")],
+                         capture_output=True, text=True, cwd=repo, timeout=300,
+                         env={"PYTHONPATH": f"{bare}:{repo}", "PATH": "/usr/bin:/bin"})
+    assert out.returncode != 0, out.stdout[-2000:]
+    assert "the Blender tests need the bpy module" in out.stdout + out.stderr

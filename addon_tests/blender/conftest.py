@@ -20,8 +20,19 @@ if str(REPO) not in sys.path:
 
 import pytest  # noqa: E402
 
-bpy = pytest.importorskip("bpy")
+try:
+    import bpy  # noqa: E402
+except ImportError as exc:  # a skip here would let `make test` pass with no Blender test run
+    raise pytest.UsageError(f"the Blender tests need the bpy module (pip install bpy==5.0.1; `make test` installs "
+                            f"it): {exc}") from None
 import addon_utils  # noqa: E402
+
+
+def pytest_collection_modifyitems(config, items):
+    """Every test in this folder runs real Blender: mark it, so `pytest -m "not blender"` runs the core alone."""
+    for item in items:
+        if "addon_tests/blender/" in str(item.path).replace("\\", "/"):
+            item.add_marker(pytest.mark.blender)
 
 ADDON = "motionclip_blender"
 

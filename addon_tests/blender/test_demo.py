@@ -9,7 +9,9 @@ from motionclip_blender.blender.demo import run_demo
 def test_demo_writes_blend_preview_and_bvh(addon, tiny_model_dir, tmp_path):
     out = run_demo("a person jumps", tmp_path / "demo.blend", tmp_path / "demo.png", seconds=1.0, seed=1,
                    bvh=tmp_path / "demo.bvh", model_path=tiny_model_dir, tiles=4, tile_size=96)
-    assert out["frames"] == 30 and out["preview_frames"] == [1, 11, 20, 30]
+    shown = out["preview_frames"]  # the contact sheet spans the clip: first and last frame, evenly between
+    assert out["frames"] == 30 and len(shown) == 4 and shown[0] == 1 and shown[-1] == 30
+    assert np.ptp(np.diff(shown)) <= 1 and len(set(shown)) == 4
     bpy.ops.wm.open_mainfile(filepath=out["blend"])
     arm = bpy.data.objects[out["armature"]]
     action = arm.animation_data.action

@@ -49,14 +49,8 @@ MANIFEST_NAME = "manifest.json"
 SCENE_NAME = "MotionCLIP_Render"
 
 
-def engine_id(engine: str, version: tuple = bpy.app.version) -> str:
-    """Blender's render engine identifier: EEVEE is 'BLENDER_EEVEE_NEXT' on 4.2–4.5, 'BLENDER_EEVEE' again in 5.0."""
-    if engine == "EEVEE":
-        return 'BLENDER_EEVEE' if tuple(version) >= (5, 0, 0) else 'BLENDER_EEVEE_NEXT'
-    return 'BLENDER_' + engine
-
-
-ENGINES = {name: engine_id(name) for name in ("WORKBENCH", "EEVEE")}
+# Render engine identifiers of Blender 5.0, the manifest's minimum (4.2-4.5 called EEVEE 'BLENDER_EEVEE_NEXT').
+ENGINES = {"WORKBENCH": 'BLENDER_WORKBENCH', "EEVEE": 'BLENDER_EEVEE'}
 # White like the paper's renders (and like encoders._to_pil composites transparency): the body is the only
 # thing CLIP sees. With the 'Standard' view transform the PNG background is exactly this colour.
 BACKGROUND = (1.0, 1.0, 1.0)
@@ -144,7 +138,7 @@ def _pointers() -> dict[str, set[int]]:
 
 def _setup_eevee(scene, body) -> None:
     """EEVEE needs a material for the body colour, a world shader for the background and a light."""
-    scene.render.engine = engine_id("EEVEE")
+    scene.render.engine = ENGINES["EEVEE"]
     world = scene.world
     world.use_nodes = True  # deprecated (always on) in 5.0 but required before it
     bg = next((n for n in world.node_tree.nodes if n.type == 'BACKGROUND'), None)
