@@ -65,3 +65,19 @@ def test_the_blender_tests_fail_rather_than_skip_without_bpy(tmp_path):
                          env={"PYTHONPATH": f"{bare}:{repo}", "PATH": "/usr/bin:/bin"})
     assert out.returncode != 0, out.stdout[-2000:]
     assert "the Blender tests need the bpy module" in out.stdout + out.stderr
+
+
+def test_the_architecture_doc_names_every_module():
+    """docs/architecture.md is drawn from the tree: every module of both layers appears in it by its path
+    inside its layer (``model/api.py``, ``ops/generate.py``), so a new or moved module needs its line."""
+    import re
+
+    doc = (PACKAGE.parent / "docs" / "architecture.md").read_text(encoding="utf-8")
+    named = set(re.findall(r"`([\w/]+\.py)`", doc))
+    missing = []
+    for layer in ("core", "blender"):
+        for path in sorted((PACKAGE / layer).rglob("*.py")):
+            rel = path.relative_to(PACKAGE / layer).as_posix()
+            if path.name != "__init__.py" and rel not in named:
+                missing.append(f"{layer}/{rel}")
+    assert not missing, f"not in docs/architecture.md: {missing}"

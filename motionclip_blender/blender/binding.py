@@ -1,4 +1,4 @@
-"""Binding a rig: which pose its bones are measured against (``core.rig_reference``), kept with the rig.
+"""Binding a rig: which pose its bones are measured against (``core/rig/reference.py``), kept with the rig.
 
 Most rigs stand at rest and are measured there. One that does not (Blender's BVH importer makes an iClone CC
 take into a rig resting with its legs up) is measured against a standing frame of its action; that pose is
@@ -17,7 +17,7 @@ _REFERENCE_SAMPLES = 400  # frames of the action looked at for a standing pose (
 
 def bind(context, arm, bone_map: dict, store: bool = True):
     """(RigRest, Retargeter, how the reference pose was chosen) for ``arm``. A rig that does not stand at rest
-    is measured against a standing frame of its action (``core.rig_reference``); that pose is stored on the
+    is measured against a standing frame of its action (``core/rig/reference.py``); that pose is stored on the
     armature data once found, so baking a new action (which replaces the one it was found in) keeps the same
     binding. Raises MapError saying what to change."""
     from ..core.rig.retarget import Retargeter, RetargetError

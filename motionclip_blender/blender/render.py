@@ -20,7 +20,7 @@ Paths in the manifest are relative to it, so a dataset can be moved. PNGs, motio
 written to temporary names and renamed into place (a crash never leaves a half-written file under a real name).
 
 ``RenderJob.steps()`` is a generator yielding after every frame: the headless ``render_dataset`` drains it
-behind a tqdm bar, the operator (``render_ops.py``) advances it on a timer so the UI stays live and Esc can
+behind a tqdm bar, the operator (``ops/render.py``) advances it on a timer so the UI stays live and Esc can
 close it (``finally`` then writes the partial manifest and removes the scene).
 """
 

@@ -1,6 +1,6 @@
 """Retargeting in Blender: read rigs, resolve bone maps, bake through bake.py's fast fcurve path.
 
-The math is ``core/retarget.py`` (bpy-free, exact both ways); this module only moves data between it and
+The math is ``core/rig/retarget.py`` (bpy-free, exact both ways); this module only moves data between it and
 Blender: rest matrices and evaluated pose matrices come out with ``foreach_get`` (column-major: transposed
 here), pose channels go back with ``keyframe_points.add`` + ``foreach_set`` (``bake.write_fcurve``).
 

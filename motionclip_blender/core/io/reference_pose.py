@@ -1,5 +1,5 @@
 """The one reference-pose finder (issue 17), shared by the mocap importer (``mocap.py``) and the rig binder
-(``rig_reference.py``): which pose a skeleton's bones are measured against — its rest pose when that is a
+(``rig/reference.py``): which pose a skeleton's bones are measured against — its rest pose when that is a
 standing body, else a T-pose or the most upright standing frame of its animation, else an estimate."""
 
 from __future__ import annotations

@@ -1,10 +1,10 @@
 """Bone maps for retargeting: which armature bone carries which SMPL joint, presets and auto-detection.
 
 Kept free of torch (and bpy) so the Blender panel and the Generate operator can check a rig while the
-add-on runs without its heavy dependencies; the math lives in ``core/retarget.py``.
+add-on runs without its heavy dependencies; the math lives in ``rig/retarget.py``.
 
 A *preset* lists candidate bone names per SMPL joint (first present wins). Built-in presets are JSON files in
-``assets/rig_presets/``; a preset may start from one of ``joint_maps.JOINT_MAPS``' name tables (``"joint_map":
+``assets/rig_presets/``; a preset may start from one of ``bone_names.JOINT_MAPS``' name tables (``"joint_map":
 "mixamo"``) so the names written for mocap import are not duplicated. User presets are the same JSON with one
 bone name per joint, saved by the panel. Names match exactly first, then through ``bone_names.normalize``
 (case, ``mixamorig:`` namespace and separators ignored), so "mixamorig:LeftArm" and "LeftArm" both match.
