@@ -9,8 +9,8 @@
 - ``Action.motionclip_fps``: the rate an action's keys were recorded at (0: the scene's)
 - ``WindowManager.motionclip_status`` / ``motionclip_progress``: the running job (never saved)
 
-The option dicts (``SECONDS``, ``CLEAN_FEET``, ...) are shared by these settings and the operators' own
-properties, so a label or limit is written once.
+Options an operator shares with a panel's settings are declared once, in a mixin both inherit
+(``GenerateOptions``, ``RenderOptions``); ``SECONDS`` is the one clip length of every tool.
 """
 
 from __future__ import annotations
@@ -25,45 +25,49 @@ from ..core.rig import presets as rig_maps
 
 _enum_cache: list = []
 
-CLEAN_FEET = dict(name="Clean Feet", default=True,
-                  description="Plant the feet during contacts (no sliding) and keep every joint above the floor")
-LOOP = dict(name="Loop", default=False,
-            description="Make a seamless cycle that plays endlessly (Cycles modifiers, root travel carried on)")
-ROOT_ITEMS = (('full', "Full", "Root moves as generated"),
-              ('forward', "Forward Only", "Root moves only along the first frame's facing (no sideways drift)"),
-              ('in_place', "In Place", "Root stays where it starts"))
-ROOT = dict(name="Root Motion", items=ROOT_ITEMS, default='full')
-USE_KEYS = dict(name="Use Keys", default=False,
-                description="Pass through the poses keyed on the armature's active action within the clip's range "
-                            "(from the scene start); with an empty prompt, in-between them")
-SEQUENCE = dict(name="Sequence", default=False,
-                description="Split the prompt at commas and 'then' into actions played one after another "
-                            "('walk forward (2 s), then jump, then squat down'); parts without a length share Length")
-SEQUENCE_STRIPS = dict(name="As NLA Strips", default=False,
-                       description="With Sequence: also lay the parts out as NLA strips (one per part) to move or "
-                                   "retime them")
-KEY_ROOT = dict(name="Key Root Position", default=False,
-                description="With Use Keys: hold the keyed root positions too (else only the poses)")
 # The one definition of a clip length, for Generate, the latent operators and the panel's setting.
 SECONDS = dict(name="Length", description="Length of the motion in seconds (frames follow the scene fps; checked "
                "against the model's limit when it runs: 40 s for the bundled model)",
                default=2.0, min=0.1, soft_max=20.0, max=120.0, subtype='TIME_ABSOLUTE', unit='TIME_ABSOLUTE')
 
 
-class MotionCLIPSettings(bpy.types.PropertyGroup):
-    prompt: StringProperty(name="Prompt", description="What the character does, e.g. 'a person jumps'",
-                           default="a person jumps")
+class GenerateOptions:
+    """Generate's options, declared once: the scene's settings (``MotionCLIPSettings``) and the operator
+    (``ops.generate``) both inherit them (Blender registers properties of mixin classes)."""
+
     seconds: FloatProperty(**SECONDS)
     seed: IntProperty(name="Seed",
                       description="Variation seed: 0 is the prompt's own motion, others give reproducible variations",
                       default=0, min=0)
-    clean_feet: BoolProperty(**CLEAN_FEET)
-    loop: BoolProperty(**LOOP)
-    root: EnumProperty(**ROOT)
-    use_keys: BoolProperty(**USE_KEYS)
-    key_root: BoolProperty(**KEY_ROOT)
-    sequence: BoolProperty(**SEQUENCE)
-    sequence_strips: BoolProperty(**SEQUENCE_STRIPS)
+    clean_feet: BoolProperty(
+        name="Clean Feet", default=True,
+        description="Plant the feet during contacts (no sliding) and keep every joint above the floor")
+    loop: BoolProperty(
+        name="Loop", default=False,
+        description="Make a seamless cycle that plays endlessly (Cycles modifiers, root travel carried on)")
+    root: EnumProperty(name="Root Motion", default='full', items=(
+        ('full', "Full", "Root moves as generated"),
+        ('forward', "Forward Only", "Root moves only along the first frame's facing (no sideways drift)"),
+        ('in_place', "In Place", "Root stays where it starts")))
+    use_keys: BoolProperty(
+        name="Use Keys", default=False,
+        description="Pass through the poses keyed on the armature's active action within the clip's range (from the "
+                    "scene start); with an empty prompt, in-between them")
+    key_root: BoolProperty(
+        name="Key Root Position", default=False,
+        description="With Use Keys: hold the keyed root positions too (else only the poses)")
+    sequence: BoolProperty(
+        name="Sequence", default=False,
+        description="Split the prompt at commas and 'then' into actions played one after another ('walk forward "
+                    "(2 s), then jump, then squat down'); parts without a length share Length")
+    sequence_strips: BoolProperty(
+        name="As NLA Strips", default=False,
+        description="With Sequence: also lay the parts out as NLA strips (one per part) to move or retime them")
+
+
+class MotionCLIPSettings(GenerateOptions, bpy.types.PropertyGroup):
+    prompt: StringProperty(name="Prompt", description="What the character does, e.g. 'a person jumps'",
+                           default="a person jumps")
 
 
 class MotionCLIPLabel(bpy.types.PropertyGroup):
@@ -159,8 +163,8 @@ class MotionCLIPSearch(bpy.types.PropertyGroup):
     hits_index: IntProperty()
 
 
-class MotionCLIPRenderSettings(bpy.types.PropertyGroup):
-    """The Fine-tuning panel's inputs for Render Dataset (handed to the operator, like Generate's)."""
+class RenderOptions:
+    """Render Dataset's options, declared once: the Fine-tuning panel's settings and the operator inherit them."""
 
     directory: StringProperty(name="Output Folder", subtype='DIR_PATH', default="//motionclip_renders/")
     source: EnumProperty(name="Motions", items=[
@@ -174,6 +178,9 @@ class MotionCLIPRenderSettings(bpy.types.PropertyGroup):
         ('WORKBENCH', "Workbench", "Fast flat shading (~0.05 s per frame)"),
         ('EEVEE', "EEVEE", "Lit materials; seconds per frame and a long first shader compile")], default='WORKBENCH')
 
+
+class MotionCLIPRenderSettings(RenderOptions, bpy.types.PropertyGroup):
+    """The Fine-tuning panel's inputs for Render Dataset (handed to the operator, like Generate's)."""
 
 CLASSES = (MotionCLIPSettings, MotionCLIPLabel, MotionCLIPRecognitionItem, MotionCLIPRecognition,
            MotionCLIPLatentSettings, MotionCLIPRetargetJoint, MotionCLIPRetargetSettings, MotionCLIPSearchHit,

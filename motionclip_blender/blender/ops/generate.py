@@ -13,10 +13,10 @@ operator is one undo step (REGISTER, UNDO).
 from __future__ import annotations
 
 import bpy
-from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, StringProperty
+from bpy.props import BoolProperty, StringProperty
 
 from .. import deps, jobs, prefs, rig, runtime
-from ..props import CLEAN_FEET, KEY_ROOT, LOOP, ROOT, SECONDS, SEQUENCE, SEQUENCE_STRIPS, USE_KEYS
+from ..props import GenerateOptions
 
 
 class MOTIONCLIP_OT_add_smpl_rig(bpy.types.Operator):
@@ -68,7 +68,7 @@ class _Job(jobs.Job):
 
 
 
-class MOTIONCLIP_OT_generate(jobs.ModelJobOperator, bpy.types.Operator):
+class MOTIONCLIP_OT_generate(GenerateOptions, jobs.ModelJobOperator, bpy.types.Operator):
     """Generate a motion from a text prompt and bake it as a new action on the active SMPL armature"""
 
     bl_idname = "motionclip.generate"
@@ -76,19 +76,8 @@ class MOTIONCLIP_OT_generate(jobs.ModelJobOperator, bpy.types.Operator):
     bl_options = {'REGISTER', 'UNDO'}
 
     prompt: StringProperty(name="Prompt", description="What the character does, e.g. 'a person jumps'", default="")
-    seconds: FloatProperty(**SECONDS)
-    seed: IntProperty(name="Seed",
-                      description="Variation seed: 0 is the prompt's own motion, others give reproducible variations",
-                      default=0, min=0)
     set_frame_range: BoolProperty(name="Set Frame Range", description="Fit the scene frame range to the motion",
                                   default=True)
-    clean_feet: BoolProperty(**CLEAN_FEET)
-    loop: BoolProperty(**LOOP)
-    root: EnumProperty(**ROOT)
-    use_keys: BoolProperty(**USE_KEYS)
-    key_root: BoolProperty(**KEY_ROOT)
-    sequence: BoolProperty(**SEQUENCE)
-    sequence_strips: BoolProperty(**SEQUENCE_STRIPS)
 
     # --- jobs.ModelJobOperator: blocking from scripts, worker thread + timer from the UI ----------
     def _prepare(self, context):

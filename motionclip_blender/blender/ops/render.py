@@ -12,9 +12,10 @@ the frames done so far stay on disk with a manifest marked incomplete.
 from __future__ import annotations
 
 import bpy
-from bpy.props import EnumProperty, IntProperty, StringProperty
+from bpy.props import StringProperty
 
 from .. import deps, prefs, runtime
+from ..props import RenderOptions
 from ..jobs import release_modal_timer
 
 
@@ -30,25 +31,13 @@ def _sources(op, render):
     return render.sources_from_actions()
 
 
-class MOTIONCLIP_OT_render_dataset(bpy.types.Operator):
+class MOTIONCLIP_OT_render_dataset(RenderOptions, bpy.types.Operator):
     """Render K frames of each motion (SMPL actions in this file, or motion files) at 224x224 with a manifest,
     for fine-tuning with CLIP image alignment (motionclip finetune)"""
 
     bl_idname = "motionclip.render_dataset"
     bl_label = "Render Fine-tuning Dataset"
     bl_options = {'REGISTER'}
-
-    directory: StringProperty(name="Output Folder", subtype='DIR_PATH', default="//motionclip_renders/")
-    source: EnumProperty(name="Motions", items=[
-        ('ACTIONS', "SMPL Actions", "Every action in this file that animates SMPL bones"),
-        ('FILES', "Motion Files", "Every .npz / .bvh file in the input folder")], default='ACTIONS')
-    input_directory: StringProperty(name="Input Folder", subtype='DIR_PATH', default="")
-    frames_per_motion: IntProperty(name="Frames per Motion", default=4, min=1, soft_max=32)
-    size: IntProperty(name="Size", description="Square image size (CLIP ViT-B/32 uses 224)", default=224, min=32,
-                      max=1024)
-    engine: EnumProperty(name="Engine", items=[
-        ('WORKBENCH', "Workbench", "Fast flat shading (~0.05 s per frame)"),
-        ('EEVEE', "EEVEE", "Lit materials; seconds per frame and a long first shader compile")], default='WORKBENCH')
 
     _gen = None
     _job = None
