@@ -31,6 +31,10 @@ SECONDS = dict(name="Length", description="Length of the motion in seconds (fram
                default=2.0, min=0.1, soft_max=20.0, max=120.0, subtype='TIME_ABSOLUTE', unit='TIME_ABSOLUTE')
 
 
+TRANSITION_SECONDS = dict(name="Transition Length", default=1.0, min=0.1, max=20.0, subtype='TIME_ABSOLUTE',
+                          unit='TIME_ABSOLUTE', description="Length of the latent transition between two clips")
+
+
 class GenerateOptions:
     """Generate's options, declared once: the scene's settings (``MotionCLIPSettings``) and the operator
     (``ops.generate``) both inherit them (Blender registers properties of mixin classes)."""
@@ -94,7 +98,7 @@ class MotionCLIPLatentSettings(bpy.types.PropertyGroup):
     action_b: PointerProperty(name="Action B", type=bpy.types.Action, description="Use this action as clip B")
     crossfade: IntProperty(name="Crossfade", default=10, min=0, soft_max=60, description="Frames")
     transition: BoolProperty(name="Latent Transition", default=False)
-    transition_seconds: FloatProperty(name="Length", default=1.0, min=0.1, max=20.0)
+    transition_seconds: FloatProperty(**TRANSITION_SECONDS)
     alpha: FloatProperty(name="α", default=0.5, min=0.0, max=1.0, subtype='FACTOR')
     count: IntProperty(name="In-betweens", default=3, min=1, max=32)
     # edit

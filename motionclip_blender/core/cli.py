@@ -19,7 +19,7 @@ class CliError(MotionCLIPError):
     """A bad command line: the message says which option and why."""
 
 
-def read_any(path: str, asf: str | None = None):
+def _read_file(path: str, asf: str | None = None):
     from .io.formats import read_any as read
 
     suffix = Path(path).suffix.lower()
@@ -29,7 +29,7 @@ def read_any(path: str, asf: str | None = None):
     return read(path, asf)
 
 
-def write_any(motion, path: str) -> None:
+def _write_file(motion, path: str) -> None:
     from .io.formats import write_any as write
 
     print(f"wrote {write(motion, path)} ({len(motion)} frames at {motion.fps:g} fps)")
@@ -44,7 +44,7 @@ def _model(args):
 def _item(text: str, asf=None):
     """A CLI operand: an existing motion file, else a prompt."""
     if Path(text).suffix.lower() in (".npz", ".bvh", ".amc"):
-        return read_any(text, asf)
+        return _read_file(text, asf)
     return text
 
 
@@ -82,12 +82,12 @@ def cmd_generate(args):
     else:
         motion = model.generate(args.prompt, frames=_frames(args, model), seed=args.seed,
                                 clean_feet=not args.no_clean_feet, loop=args.loop, root=args.root)
-    write_any(motion, args.out)
+    _write_file(motion, args.out)
 
 
 def cmd_encode(args):
     model = _model(args)
-    z = model.encode(read_any(args.motion, args.asf))
+    z = model.encode(_read_file(args.motion, args.asf))
     if args.out:
         import numpy as np
 
@@ -112,7 +112,7 @@ def cmd_recognize(args):
         raise CliError(str(exc)) from None
     if not labels:
         raise CliError("no labels: the add-on's assets/labels.txt is missing; pass --labels FILE")
-    for label, score in model.recognize(read_any(args.motion, args.asf), labels, top_k=args.top_k):
+    for label, score in model.recognize(_read_file(args.motion, args.asf), labels, top_k=args.top_k):
         print(f"{score:7.4f}  {label}")
 
 
@@ -121,16 +121,16 @@ def cmd_interpolate(args):
     motions = model.interpolate(_item(args.a), _item(args.b), args.steps, frames=_frames(args, model))
     out = Path(args.out)
     for i, m in enumerate(motions):
-        write_any(m, str(out.with_name(f"{out.stem}_{i:02d}{out.suffix}")))
+        _write_file(m, str(out.with_name(f"{out.stem}_{i:02d}{out.suffix}")))
 
 
 def cmd_edit(args):
     model = _model(args)
-    write_any(model.edit(_item(args.base), _item(args.minus), _item(args.plus)), args.out)
+    _write_file(model.edit(_item(args.base), _item(args.minus), _item(args.plus)), args.out)
 
 
 def cmd_convert(args):
-    write_any(read_any(args.input, args.asf), args.out)
+    _write_file(_read_file(args.input, args.asf), args.out)
 
 
 def cmd_train(args):

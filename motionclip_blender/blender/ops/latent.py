@@ -19,8 +19,9 @@ import bpy
 from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, StringProperty
 
 from .. import readback
-from ..props import SECONDS
-from .latent_base import _BadInput, _LatentOperator, match_quaternion_signs, resolve_source, rollback, write_clip
+from ..props import SECONDS, TRANSITION_SECONDS
+from ..rigs import rig_for
+from .latent_base import _BadInput, _LatentOperator, match_quaternion_signs, resolve_source, write_clip
 
 
 def _prompt(clip: str) -> dict:
@@ -51,7 +52,7 @@ class MOTIONCLIP_OT_blend(_LatentOperator, bpy.types.Operator):
                            min=0, soft_max=60)
     transition: BoolProperty(name="Latent Transition",
                              description="Insert a clip decoded halfway between A's and B's latents", default=False)
-    transition_seconds: FloatProperty(name="Transition Length", default=1.0, min=0.1, max=20.0)
+    transition_seconds: FloatProperty(**TRANSITION_SECONDS)
     alpha: FloatProperty(name="α", description="Mix: 0 is A, 1 is B", default=0.5, min=0.0, max=1.0,
                          subtype='FACTOR')
 
@@ -93,7 +94,7 @@ class MOTIONCLIP_OT_blend(_LatentOperator, bpy.types.Operator):
         la, lb = plan["labels"]
         if self.mode == 'MIX':
             motion, info = result
-            with rollback(context, arm):
+            with rig_for(context, arm).rollback():
                 action, _ = write_clip(context, arm, motion, f"mix {la} {lb} {self.alpha:.2f}",
                                        {**info, "operation": "mix", "a": la, "b": lb})
                 first, last = readback.frame_range(action)
@@ -102,7 +103,7 @@ class MOTIONCLIP_OT_blend(_LatentOperator, bpy.types.Operator):
             return {'FINISHED'}
 
         clips, fade = result["clips"], result["crossfade"]
-        with rollback(context, arm):
+        with rig_for(context, arm).rollback():
             ad = arm.animation_data_create()
             placed, start = [], int(plan["start"])  # (action, slot, first frame, label)
             for i, (clip, label) in enumerate(zip(clips, result["names"])):
@@ -167,7 +168,7 @@ class MOTIONCLIP_OT_interpolate(_LatentOperator, bpy.types.Operator):
     def _apply(self, context, plan, result):
         clips, info = result
         arm, (la, lb) = self._armature(plan), plan["labels"]
-        with rollback(context, arm):
+        with rig_for(context, arm).rollback():
             made = [write_clip(context, arm, m, f"{la} to {lb} {t:.2f}",
                                {**info, "operation": "interpolate", "a": la, "b": lb, "t": t})[0] for t, m in clips]
             arm.animation_data.action = made[0]
@@ -209,7 +210,7 @@ class MOTIONCLIP_OT_edit(_LatentOperator, bpy.types.Operator):
 
         motion, info = result
         arm, (lbase, lminus, lplus) = self._armature(plan), plan["labels"]
-        with rollback(context, arm):
+        with rig_for(context, arm).rollback():
             action, _ = write_clip(context, arm, motion, f"{lbase} minus {lminus} plus {lplus}",
                                    {**info, "operation": "edit", "base": lbase, "minus": lminus, "plus": lplus})
             first, last = readback.frame_range(action)
@@ -307,7 +308,7 @@ class MOTIONCLIP_OT_variations(_LatentOperator, bpy.types.Operator):
     def _apply(self, context, plan, result):
         clips, info = result
         arm, label = self._armature(plan), plan["label"]
-        with rollback(context, arm):
+        with rig_for(context, arm).rollback():
             made = [write_clip(context, arm, m, f"{label} v{s}",
                                {**info, "operation": "variations", "prompt": label, "seed": s, "match": score,
                                 "rank": rank + 1})[0] for rank, (s, m, score) in enumerate(clips)]

@@ -79,13 +79,6 @@ def write_clip(context, arm, motion, label: str, info: dict, start_frame: int | 
     return action, arm.animation_data.action_slot
 
 
-def rollback(context, arm):
-    """Undo this operator's changes (actions, NLA tracks, assignments, rotation modes) if the block raises."""
-    from ..rigs import rig_for
-
-    return rig_for(context, arm).rollback()
-
-
 def quaternion_curves(action, slot) -> dict[str, list]:
     """data path -> its 4 rotation_quaternion fcurves (w, x, y, z), for paths keyed completely."""
     groups: dict[str, list] = {}
