@@ -99,6 +99,27 @@ def test_generated_motion_stands_on_the_floor(model):
     assert depth.mean() <= 0.002 and depth.max() <= 0.01
 
 
+@needs_data
+def test_walk_foot_skating_is_within_1_5x_real_cmu_walks(model):
+    """Issue 15: the card's foot skating (mean horizontal speed of foot joints within 5 cm of the floor) over
+    the suite's walk prompts, three takes each, 4 s, with the default clean-up, against 4-s windows of the CMU
+    walks of the training split measured the same way."""
+    from motionclip_blender.core.training.corpus import split_trials
+    from motionclip_blender.core.training.dataset import load_clips
+    from motionclip_blender.core.training.evaluate import physical_metrics
+
+    prompts = ["walk forward", "a person walks", "walking down the street", "walk slowly", "a slow stroll",
+               "walk fast", "a brisk walk"]
+    generated = [model.generate(p, frames=120, seed=seed) for p in prompts for seed in (None, 1, 2)]
+    trials = [t for t in split_trials(DATA, ("cmu",), "train") if t.family == "walk"][:15]
+    real = [m[s:s + 120] for m in (c.motion for c in load_clips(trials, model.fps, progress=False))
+            for s in range(0, max(1, len(m) - 120), 120)][:40]
+    gen_skate = physical_metrics(generated)["foot_skating_m_s"]
+    real_skate = physical_metrics(real)["foot_skating_m_s"]
+    print(f"foot skating: generated {gen_skate:.3f} m/s, real {real_skate:.3f} m/s ({gen_skate / real_skate:.2f}x)")
+    assert len(real) >= 20 and gen_skate <= 1.5 * real_skate
+
+
 def test_a_ten_second_walk_keeps_going(model):
     """Root speed in each 2-s segment within +-20 % of the median; each foot lifts >= 5 cm in every 2 s."""
     pos = model.generate("walk forward", frames=300).joint_positions()

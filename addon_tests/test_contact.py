@@ -104,3 +104,39 @@ def test_thresholds_have_hysteresis():
     m2 = _bent_knees(30)
     m2.translation[:, 2] += 0.045
     assert not detect_contacts(m2.joint_positions().astype(np.float64), m2.fps)["left"].any()  # never under 3 cm
+
+
+def _stepping_positions(travel: float, low: float = 0.01) -> tuple[np.ndarray, np.ndarray]:
+    """Rest-pose joint positions over 40 frames in which the right foot is down for frames 0-9 and 26-39
+    and slides ``travel`` m forward in between, ``low`` m off the floor (a scraping step); -> (pos, down)."""
+    from motionclip_blender.core.motion.skeleton import rest_joint_positions
+
+    pos = np.repeat(rest_joint_positions()[None].astype(np.float64), 40, axis=0)
+    pos[:, :, 2] -= pos[0, :, 2].min()  # soles on the floor
+    _, _, ankle, toe = LEGS["right"]
+    forward = np.concatenate([np.zeros(10), np.linspace(0, travel, 16), np.full(14, travel)])
+    raised = np.zeros(40)
+    raised[10:26] = low
+    for j in (ankle, toe):
+        pos[:, j, 1] -= forward  # the character faces -Y
+        pos[:, j, 2] += raised
+    down = np.ones(40, bool)
+    down[10:26] = False
+    return pos, down
+
+
+def test_a_scraping_step_is_lifted_to_the_swing_envelope_and_a_shuffle_is_not():
+    from motionclip_blender.core.motion.contact import _swing_lift, foot_heights
+
+    pos, down = _stepping_positions(travel=0.4)
+    lift = _swing_lift(pos, "right", down, clearance=0.10, min_step=0.15)
+    assert (lift[down] == 0).all()  # contacts untouched
+    height = foot_heights(pos, "right")
+    mid = 17  # the middle of the swing (frames 10-25)
+    assert abs(height[mid] + lift[mid] - 0.10 * np.sqrt(np.sin(np.pi * (mid - 9) / 17))) < 1e-9
+    assert (height[10:26] + lift[10:26]).max() > 0.095 and lift[10] < lift[mid] > lift[25]
+    shuffle, down = _stepping_positions(travel=0.08)
+    assert not _swing_lift(shuffle, "right", down, clearance=0.10, min_step=0.15).any()
+    high, down = _stepping_positions(travel=0.4, low=0.2)  # a step already clearing the envelope
+    assert not _swing_lift(high, "right", down, clearance=0.10, min_step=0.15).any()
+    assert not _swing_lift(pos, "right", _stepping_positions(0.4)[1], clearance=0.0, min_step=0.15).any()

@@ -178,6 +178,6 @@ def generate_with_keys(model, prompt: str | None, frames: int, keys: Mapping[int
     z, turn, shift = optimise_latent(model, z0, keys, frames, key_root, text_z, steps)
     motion = model._decode_any(z, frames).rotated_about_z(turn)
     motion.translation[:] += shift.astype(np.float32)
-    if clean_feet:
-        motion = contact.clean_feet(motion)
+    if clean_feet:  # feet planted, but steps not reshaped: near the keys the animator's poses define them
+        motion = contact.clean_feet(motion, contact.ContactOptions(min_clearance=0.0))
     return timeline.with_root(enforce_keys(motion, keys, key_root), root)
