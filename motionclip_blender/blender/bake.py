@@ -14,13 +14,16 @@ from __future__ import annotations
 
 import re
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import bpy
 import numpy as np
 
-from ..core.motion.motion import Motion
 from ..core.motion.quaternions import mat_to_quat, quat_to_mat, sign_continuous
 from ..core.motion.skeleton import JOINT_NAMES
+
+if TYPE_CHECKING:  # Motion needs torch; the bake itself is numpy, so the add-on registers without torch
+    from ..core.motion.motion import Motion
 
 ACTION_PREFIX = "MC_"
 
