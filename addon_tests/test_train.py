@@ -193,8 +193,26 @@ def test_window_sampler_lengths_balance_and_augmentation():
     # "mixed": half of each, so the short trial gets (50 % + 5.5 %) / 2 of the windows
     mixed = WindowSampler(clips, frames=60, min_frames=30, seed=0, balance="mixed")
     assert 80 < sum(p == "run" for p in mixed.sample(400)[3]) < 145
-    with pytest.raises(ValueError, match="balance must be one of trial, frame, mixed"):
+    with pytest.raises(ValueError, match="balance must be one of trial, frame, mixed, family"):
         WindowSampler(clips, frames=60, balance="length")
+
+
+def test_family_balance_gives_each_action_family_an_equal_share():
+    """Three walk trials and one punch trial: "trial" shows the punch a quarter of the time, "family" half."""
+    from motionclip_blender.core.training.dataset import Clip, WindowSampler
+
+    from .test_motion import random_motion
+
+    clips = [Clip(f"w{i}", "walk", random_motion(90, seed=i), family="walk") for i in range(3)]
+    clips.append(Clip("p", "punch", random_motion(90, seed=9), family="punch"))
+    punches = {balance: sum(p == "punch" for p in WindowSampler(clips, frames=60, seed=0, balance=balance,
+                                                                 mirror_prob=0.0).sample(800)[3])
+               for balance in ("trial", "family")}
+    assert 150 < punches["trial"] < 250 and 340 < punches["family"] < 460
+    unlabeled = [Clip("a", "a", random_motion(90, seed=1)), Clip("b", "b", random_motion(90, seed=2)),
+                 Clip("w", "walk", random_motion(90, seed=3), family="walk")]
+    shares = WindowSampler(unlabeled, frames=60, seed=0, balance="family").weights
+    assert np.allclose(shares, 1 / 3)  # a trial without a family is its own
 
 
 def test_a_cosine_schedule_resumes(tiny_data, tmp_path):
