@@ -157,6 +157,8 @@ def test_import_official_errors(tmp_path):
 
 @pytest.mark.parametrize("field, value", [("fps", 24.0), ("feature_frame", "smpl"), (("model", "activation"), "relu"),
                                           (("model", "num_heads"), 8)])
+
+
 def test_every_config_field_is_covered_by_the_integrity_check(tmp_path, field, value):
     save_checkpoint(MotionCLIPModel(CFG), _meta(), tmp_path / "ckpt")
     path = tmp_path / "ckpt" / "config.json"
@@ -175,6 +177,8 @@ def test_every_config_field_is_covered_by_the_integrity_check(tmp_path, field, v
     (None, "format_version must be a whole number"), ("num_heads", "num_heads must be a positive whole number"),
     ("fps", "fps must be between"), ("frames", "frames must be between"),
 ])
+
+
 def test_broken_configs_are_named(tmp_path, content, message):
     save_checkpoint(MotionCLIPModel(CFG), _meta(), tmp_path / "ckpt")
     path = tmp_path / "ckpt" / "config.json"

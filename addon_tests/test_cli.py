@@ -75,6 +75,8 @@ def test_clear_errors(small_checkpoint, tmp_path, capsys):
                                              (["--seconds", "0"], "--seconds must be a positive number"),
                                              (["--frames", "0"], "--frames must be at least 1"),
                                              (["--frames", "100000"], "at most 700 frames")])
+
+
 def test_bad_lengths_are_errors_not_defaults(small_checkpoint, tmp_path, capsys, length, message):
     assert main(["generate", "walk", "--model", str(small_checkpoint), "--out", str(tmp_path / "o.npz")]
                 + length) == 2

@@ -249,6 +249,8 @@ def test_known_architecture_is_named(tiny_clip, tiny_clip_path, monkeypatch):
     ("RN50", (1024, 224, (3, 4, 6, 3), 64, None, 77, 49408, 512, 8, 12)),
     ("RN50x4", (640, 288, (4, 6, 10, 6), 80, None, 77, 49408, 640, 10, 12)),
 ])
+
+
 def test_fingerprint_of_openai_architectures(name, args):
     from clip.model import CLIP
 
@@ -296,6 +298,8 @@ def test_clip_download_failure_is_explained(monkeypatch):
     ("clip:custom-0123456789ab", "hash of its weights.*clip:/path"),
     ("minilm:bert-base", "only 'minilm:all-MiniLM-L6-v2'"),
 ])
+
+
 def test_bad_specs(spec, match):
     with pytest.raises(EncoderError, match=match):
         load_encoder(spec)

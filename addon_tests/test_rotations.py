@@ -50,6 +50,8 @@ def test_6d_round_trip_and_orthonormal(aa):
 @settings(max_examples=60, deadline=None)
 @given(arrays(np.float32, (6,), elements=st.floats(-10, 10, width=32)).filter(
     lambda a: np.linalg.norm(np.cross(a[:3], a[3:])) > 1e-2 * max(1.0, np.linalg.norm(a) ** 2)))
+
+
 def test_any_6d_vector_gives_a_proper_rotation(d6):
     assert _is_rotation(R.rot6d_to_matrix(torch.from_numpy(d6)[None]), tol=1e-4)
 

@@ -45,6 +45,8 @@ def test_rows_with_more_values_than_declared_are_refused(tmp_path, bvh_text):
 
 @pytest.mark.parametrize("frame_time, message", [("8.3333", "0.12 fps is outside"), ("1000", "outside"),
                                                  ("0.00001", "100000 fps is outside"), ("0", "must be positive")])
+
+
 def test_frame_time_is_bounded(tmp_path, bvh_text, frame_time, message):
     text = "\n".join(f"Frame Time: {frame_time}" if l.startswith("Frame Time") else l for l in bvh_text.splitlines())
     with pytest.raises(MotionFileError, match=message):

@@ -34,6 +34,7 @@ def pytest_collection_modifyitems(config, items):
         if "addon_tests/blender/" in str(item.path).replace("\\", "/"):
             item.add_marker(pytest.mark.blender)
 
+
 ADDON = "motionclip_blender"
 
 

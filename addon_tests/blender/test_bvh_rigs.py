@@ -34,6 +34,8 @@ def _heads(arm, bone_map: dict, frame: int) -> dict[str, np.ndarray]:
 @pytest.mark.parametrize("rel, preset", [("trials/07_01.bvh", "motionbuilder"), ("trials/10_04.bvh", "daz"),
                                          ("trials/131_01.bvh", "3dsmax"),
                                          ("variants/iclone-cc-base/02_02.bvh", "iclone-cc")])
+
+
 def test_generate_onto_a_rig_from_blenders_bvh_importer(fresh, prefs, rel, preset):
     from motionclip_blender.blender import runtime
 

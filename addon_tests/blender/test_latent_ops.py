@@ -190,6 +190,8 @@ def test_variations_are_seeded_generations(smpl, tiny_model):
     ("recognize", dict(), "has no active action"),
     ("interpolate", dict(prompt_a="walk", action_b="foreign"), "made for another rig"),
 ])
+
+
 def test_bad_input_leaves_the_scene_untouched(smpl, op, kwargs, match):
     keep = bake.bake_motion(smpl, stroll(), "walk", start_frame=1)
     keep.use_fake_user = True

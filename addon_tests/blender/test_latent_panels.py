@@ -80,8 +80,6 @@ def test_panels_draw_and_fill_operator_properties(smpl):
     assert bpy.ops.motionclip.label_remove() == {'FINISHED'} and [i.name for i in labels] == default_labels()
 
 
-
-
 def test_nan_keys_and_stray_far_keys_are_named_not_read(smpl):
     """A NaN key names the bone and frame; a stray key at frame 100000 is refused at once instead of freezing
     Blender for the time it takes to evaluate 100000 frames."""

@@ -20,14 +20,11 @@ def test_register_unregister_register(addon):
     assert len(bpy.data.objects) >= 2
 
 
-
-
 def test_ui_classes_registered(addon):
     assert bpy.types.VIEW3D_PT_motionclip.bl_category == "MotionCLIP"
     assert bpy.types.VIEW3D_PT_motionclip.bl_region_type == 'UI'
     settings = bpy.context.scene.motionclip
     assert settings.prompt and settings.seconds > 0
-
 
 
 def test_every_operator_is_reachable_from_a_panel_list_or_the_preferences(addon):

@@ -232,8 +232,6 @@ def test_generate_on_an_unmappable_armature_names_the_bones(fresh, tiny_model):
     assert counts() == before
 
 
-
-
 def test_failed_retarget_bake_restores_rotation_modes(fresh, walk, monkeypatch):
     tgt = build_armature(rb.mixamo(), "Mixamo")
     for name in ("mixamorig:LeftForeArm", "mixamorig:Spine"):

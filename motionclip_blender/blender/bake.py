@@ -39,7 +39,6 @@ def scene_fps(scene) -> float:
     return scene.render.fps / scene.render.fps_base
 
 
-
 def rest_rotations(arm_obj) -> tuple[np.ndarray, np.ndarray]:
     """Per SMPL joint: bone rest rotation (24, 3, 3) and rest head (24, 3), armature space."""
     bones = arm_obj.data.bones
@@ -227,7 +226,6 @@ def make_cyclic(action) -> None:
 def set_scene_range(scene, start_frame: int, n_frames: int) -> None:
     scene.frame_start = start_frame
     scene.frame_end = start_frame + n_frames - 1
-
 
 
 def finish_action(scene, action, info: dict, set_frame_range: bool) -> None:

@@ -119,8 +119,6 @@ class MotionCLIPLatentSettings(bpy.types.PropertyGroup):
     labels_seeded: BoolProperty(description="The list was filled once; an empty list is then the user's choice")
 
 
-
-
 def _preset_items(self, context):
     items = [(retarget.AUTO, "Auto-detect", "Pick the preset that matches most bones"),
              (retarget.CUSTOM, "Custom Map", "The bones chosen below")]
@@ -185,6 +183,7 @@ class RenderOptions:
 
 class MotionCLIPRenderSettings(RenderOptions, bpy.types.PropertyGroup):
     """The Fine-tuning panel's inputs for Render Dataset (handed to the operator, like Generate's)."""
+
 
 CLASSES = (MotionCLIPSettings, MotionCLIPLabel, MotionCLIPRecognitionItem, MotionCLIPRecognition,
            MotionCLIPLatentSettings, MotionCLIPRetargetJoint, MotionCLIPRetargetSettings, MotionCLIPSearchHit,

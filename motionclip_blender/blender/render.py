@@ -125,7 +125,6 @@ def sources_from_actions(actions=None) -> list[MotionSource]:
     return out
 
 
-
 def _write_json_atomic(path: Path, data: dict) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(data, indent=1), encoding="utf-8")

@@ -67,7 +67,6 @@ class _Job(jobs.Job):
         super().__init__(lambda *a: runtime.generate_motion(*a), *args)
 
 
-
 class MOTIONCLIP_OT_generate(GenerateOptions, jobs.ModelJobOperator, bpy.types.Operator):
     """Generate a motion from a text prompt and bake it as a new action on the active SMPL armature"""
 

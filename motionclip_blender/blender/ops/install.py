@@ -12,6 +12,7 @@ import bpy
 
 from ..deps import _Install, _pump, ensure_path, manual_command, pip_command, site_packages_dir
 
+
 class MOTIONCLIP_OT_install_dependencies(bpy.types.Operator):
     """Download and install torch and the other runtime requirements into the add-on's user directory"""
 

@@ -319,7 +319,6 @@ class MOTIONCLIP_OT_variations(_LatentOperator, bpy.types.Operator):
         return {'FINISHED'}
 
 
-
 # --- label list editing -----------------------------------------------------------------------------------
 class MOTIONCLIP_OT_labels_reset(bpy.types.Operator):
     """Replace the label list with the add-on's default labels (assets/labels.txt)"""

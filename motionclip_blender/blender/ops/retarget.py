@@ -18,6 +18,7 @@ from ..retarget import (
     AUTO, CUSTOM, ROOT_MODE_ITEMS, MapError, action_frames, read_motion, resolve_map, retarget_motion, scene_options,
 )
 
+
 def _armature(name: str, role: str):
     obj = bpy.data.objects.get(name) if name else None
     if obj is None:

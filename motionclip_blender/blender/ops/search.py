@@ -74,7 +74,6 @@ def _forget_all(*_args):
     _DIGESTS.clear()
 
 
-
 class MOTIONCLIP_OT_search_actions(_LatentOperator, bpy.types.Operator):
     """Rank every action that fits the active armature by how well it matches the text; the hits are listed in
     the Search panel (``scene.motionclip_search.hits``)"""

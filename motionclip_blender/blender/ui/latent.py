@@ -14,8 +14,6 @@ import bpy
 PARENT = "VIEW3D_PT_motionclip"
 
 
-
-
 class MOTIONCLIP_UL_labels(bpy.types.UIList):
     def draw_item(self, context, layout, data, item, icon, active_data, active_propname, index):
         layout.prop(item, "name", text="", emboss=False)

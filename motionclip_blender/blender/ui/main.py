@@ -25,7 +25,6 @@ def length_problem(context, seconds: float) -> str:
     return ""
 
 
-
 class VIEW3D_PT_motionclip(bpy.types.Panel):
     bl_label = "MotionCLIP"
     bl_idname = "VIEW3D_PT_motionclip"

@@ -12,9 +12,6 @@ from ...core.motion.skeleton import JOINT_NAMES
 from .. import retarget
 
 
-
-
-
 class VIEW3D_PT_motionclip_retarget(bpy.types.Panel):
     bl_label = "Retarget"
     bl_idname = "VIEW3D_PT_motionclip_retarget"

@@ -6,6 +6,7 @@ import bpy
 
 from .latent import _Child
 
+
 class MOTIONCLIP_UL_search_hits(bpy.types.UIList):
     def draw_item(self, context, layout, data, item, icon, active_data, active_propname, index=0):
         row = layout.row(align=True)

@@ -36,7 +36,6 @@ _OPENAI_CLIP_ARCHS: dict[tuple, str] = {
 _CLIP_NAMES = tuple(_OPENAI_CLIP_ARCHS.values())
 
 
-
 def _import_clip():
     try:
         with warnings.catch_warnings():

@@ -282,7 +282,6 @@ def check_encoder_matches(checkpoint_encoder_name: str, encoder: Encoder, checkp
             f"{encoder.dim}-d ones; the checkpoint or the encoder weights are not the ones it was trained with")
 
 
-
 def __getattr__(name):
     # ClipEncoder lives in clip_encoder.py, which builds on the interface above (so it is imported lazily).
     if name == "ClipEncoder":

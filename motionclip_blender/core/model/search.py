@@ -17,7 +17,6 @@ from ..errors import InputError
 from ..motion.motion import Motion
 
 
-
 def content_key(motion: Motion) -> str:
     """A digest of what the motion is (rotations, root path, rate): the same file or action read again gives
     the same bytes, so it finds its cached latent."""
@@ -93,4 +92,3 @@ def read_folder(folder: str | os.PathLike, fps: float = 30.0, progress: bool = T
         except (MotionCLIPError, OSError) as exc:
             skipped.append(f"{path.name}: {exc}")
     return motions, skipped
-

@@ -98,7 +98,6 @@ def _body_up(heads: Mapping[str, np.ndarray], world_up: np.ndarray) -> np.ndarra
     return axis if body @ axis >= np.cos(np.radians(15.0)) else body
 
 
-
 _SMPL_POS = rest_joint_positions()
 _SMPL_FRAME = _triad(left_vector(_SMPL_POS),
                      np.array([0.0, 0.0, 1.0]))
@@ -117,4 +116,3 @@ def _standing_height(heads: np.ndarray, joint_bone: Mapping[int, int], up: np.nd
 
 _SMPL_STANDING = _standing_height(_SMPL_POS, {j: j for j in range(NUM_JOINTS)}, np.array([0.0, 0.0, 1.0]))
 _FEET = ("left_ankle", "right_ankle", "left_foot", "right_foot")
-

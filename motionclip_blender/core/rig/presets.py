@@ -150,12 +150,10 @@ def available_presets(user_dir: str | os.PathLike | None = None) -> dict[str, Pr
     return presets
 
 
-
 def confidence(bone_map: Mapping[str, str]) -> float:
     total = _REQUIRED_WEIGHT * len(REQUIRED_JOINTS) + (len(JOINT_NAMES) - len(REQUIRED_JOINTS))
     got = sum(_REQUIRED_WEIGHT if j in REQUIRED_JOINTS else 1.0 for j in bone_map)
     return got / total
-
 
 
 def detect(bone_names: Iterable[str], presets: Mapping[str, Preset] | None = None) -> Detection:
@@ -170,7 +168,6 @@ def detect(bone_names: Iterable[str], presets: Mapping[str, Preset] | None = Non
     best, bmap = rows[0]
     return Detection(best, bmap, confidence(bmap), missing_required(bmap),
                      [j for j in JOINT_NAMES if j not in bmap and j not in REQUIRED_JOINTS], scores)
-
 
 
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9_.-]+")

@@ -23,7 +23,6 @@ from ..motion.motion import Motion
 from ..motion.skeleton import JOINT_INDEX
 
 
-
 @dataclass
 class Clip:
     trial: str
@@ -70,7 +69,6 @@ def importer_version() -> str:
     for module in (mocap, asf_amc, bone_names, bvh, skeleton, reference_pose, contact):
         h.update(Path(module.__file__).read_bytes())
     return h.hexdigest()[:10]
-
 
 
 def foot_strikes(motion: Motion, side: str, lift: float = 0.04) -> np.ndarray:

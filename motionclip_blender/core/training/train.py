@@ -313,4 +313,3 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
     if world > 1:
         torch.distributed.destroy_process_group()
     return out / "best" if (out / "best").is_dir() else out / "last"
-
