@@ -26,6 +26,9 @@ class RigAdapter:
     def __init__(self, context, arm):
         self.context, self.arm = context, arm
 
+    def validate(self) -> None:
+        """Everything a bake will need of this rig, checked before any model work (raises ``MapError``)."""
+
     def rollback(self):
         """Context manager: if the block raises, the file is as it was (actions, NLA, assignment, modes)."""
         return rollback_on_failure(self.arm)
@@ -69,6 +72,9 @@ class SmplRig(RigAdapter):
 
 class MappedRig(RigAdapter):
     kind = "mapped"
+
+    def validate(self):
+        retarget.validate_target(self.context, self.arm)  # the map, the reference pose, the retargeting frame
 
     def bake(self, motion, name, *, start_frame=None, props=None, root_mode=None):
         """``root_mode`` overrides the Retarget panel's (clips placed by the caller pass 'FULL')."""

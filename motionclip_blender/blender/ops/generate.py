@@ -92,14 +92,15 @@ class MOTIONCLIP_OT_generate(GenerateOptions, jobs.ModelJobOperator, bpy.types.O
         if problem:
             self.report({'ERROR'}, problem)
             return None
-        if not rig.is_smpl_armature(arm)[0]:
-            from .. import retarget
+        from ..readback import UnmappedRigError
+        from ..retarget import MapError
+        from ..rigs import rig_for
 
-            try:  # a rig that cannot be bound fails now, not after the model's work
-                retarget.validate_target(context, arm)
-            except retarget.MapError as exc:
-                self.report({'ERROR'}, f"Cannot bake onto '{arm.name}': {exc}")
-                return None
+        try:  # a rig that cannot be bound fails now, not after the model's work
+            rig_for(context, arm).validate()
+        except (MapError, UnmappedRigError) as exc:
+            self.report({'ERROR'}, f"Cannot bake onto '{arm.name}': {exc}")
+            return None
         keys, key_fps = None, None
         if self.use_keys:
             from .. import readback
