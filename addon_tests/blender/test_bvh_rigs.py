@@ -153,7 +153,7 @@ def test_blending_the_rigs_mocap_with_a_generated_clip_keeps_the_hips_continuous
 
 def test_generated_parts_of_a_blend_stand_on_the_actions_floor():
     from motionclip_blender.blender.ops.latent_work import _on_the_floor_of
-    from motionclip_blender.core.motion.contact import floor_level
+    from motionclip_blender.core.io.mocap import floor_level
     from motionclip_blender.core.motion.motion import Motion
 
     action, generated = Motion.rest(20), Motion.rest(20)

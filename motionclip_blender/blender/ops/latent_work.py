@@ -93,8 +93,8 @@ def _on_the_floor_of(parts: list, from_action: list[bool]) -> None:
     """Generated parts stand on z = 0; an action need not (a take recorded with a floor offset or on a
     platform, a rig whose foot joints sit higher above its soles than SMPL's: the iClone CC take read back
     stands 8 cm up). Generated parts move onto the floor of the first action clip, measured the same way
-    (``contact.floor_level``), so the hips cross the seam level (in place; actions are never moved)."""
-    from ...core.motion.contact import floor_level
+    (``mocap.floor_level``), so the hips cross the seam level (in place; actions are never moved)."""
+    from ...core.io.mocap import floor_level
 
     actions = [p for p, is_action in zip(parts, from_action) if is_action]
     if not actions:

@@ -272,19 +272,12 @@ def clean_feet(motion: Motion, options: ContactOptions = ContactOptions()) -> Mo
     return above_floor(cleaned)
 
 
-def floor_level(motion: Motion, percentile: float = 5.0) -> float:
-    """Where the clip's floor is: the low ``percentile`` over the clip of its lower foot's height above resting
-    (``foot_heights``). The one definition of the floor, for imported mocap and generated clips alike."""
+def ground_clip(motion: Motion, percentile: float = 5.0) -> Motion:
+    """Shift the clip vertically so the low ``percentile`` of its lowest foot height is at the floor."""
     pos = _fk(motion)[0]
     lowest = np.minimum(foot_heights(pos, "left"), foot_heights(pos, "right"))
-    return float(np.percentile(lowest, percentile))
-
-
-def ground_clip(motion: Motion, percentile: float = 5.0) -> Motion:
-    """Shift the clip vertically so its ``floor_level`` is at z = 0 (one shift per clip: jumps stay in the air,
-    a few noisy frames may dip below)."""
     trans = motion.translation.copy()
-    trans[:, 2] -= floor_level(motion, percentile)
+    trans[:, 2] -= float(np.percentile(lowest, percentile))
     return Motion(motion.rotations, trans, motion.fps)
 
 

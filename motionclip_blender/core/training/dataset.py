@@ -62,11 +62,11 @@ def load_clips(trials: list[Trial], fps: float = 30.0, cache_dir: str | Path | N
 def importer_version() -> str:
     """Short hash of the importer's source: a changed importer never reuses a stale cache."""
     from ..io import asf_amc, bvh, mocap, reference_pose
-    from ..motion import contact, skeleton
+    from ..motion import skeleton
     from ..rig import bone_names
 
     h = hashlib.sha256()
-    for module in (mocap, asf_amc, bone_names, bvh, skeleton, reference_pose, contact):
+    for module in (mocap, asf_amc, bone_names, bvh, skeleton, reference_pose):
         h.update(Path(module.__file__).read_bytes())
     return h.hexdigest()[:10]
 
