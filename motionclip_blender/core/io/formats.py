@@ -9,7 +9,6 @@ from pathlib import Path
 from ..motion.motion import Motion, MotionFileError
 
 READ_SUFFIXES = (".npz", ".bvh", ".amc")
-WRITE_SUFFIXES = (".npz", ".bvh")
 
 
 def read_any(path: str | os.PathLike, asf: str | os.PathLike | None = None, fps: float | None = None) -> Motion:

@@ -10,8 +10,8 @@
    direction comes from the original knee; the foot keeps its world orientation. Where a pin is out of the
    leg's reach the pelvis is lowered just enough, smoothly.
 5. Swings: in a step (the foot travels between two contacts) a foot lower than the swing's envelope (zero at
-   both contacts, ``min_clearance`` above resting height at mid-swing) is raised to it, through the same leg IK. Real CMU walks clear 7.7 cm at their 10th percentile (median 10.5 cm); the model's swings are
-   lower (median 6.3 cm, a tenth under 3.1 cm), and a foot scraping the floor reads as sliding.
+   both contacts, ``min_clearance`` above resting height at mid-swing) is raised to it, through the same leg IK.
+   Real CMU walks clear 7.7 cm at their 10th percentile (median 10.5 cm); the model's swings are lower (median 6.3 cm, a tenth under 3.1 cm), and a foot scraping the floor reads as sliding.
 6. Floor: any frame with a joint under z = 0 is lifted until none is.
 
 Frames with no foot in contact, no pin blending in and no low step are left as they were (up to the one
@@ -115,7 +115,7 @@ def _drop_short(down: np.ndarray, min_frames: int) -> np.ndarray:
 
 
 def _pins(pos: np.ndarray, side: str, down: np.ndarray, fps: float, blend: int,
-          max_offset: float = 0.12) -> tuple[np.ndarray, np.ndarray]:
+          max_offset: float) -> tuple[np.ndarray, np.ndarray]:
     """-> (F, 3) ankle targets and (F,) weights: 1 inside contacts, ramping to 0 over ``blend`` frames.
 
     A stance rolls from heel to toe, so the planted point is whichever of heel and toe moves slower: the heel
@@ -147,13 +147,13 @@ def _pins(pos: np.ndarray, side: str, down: np.ndarray, fps: float, blend: int,
                 target[part, :2] = pin
             weight[part] = 1.0
             f = end + 1
-        for g0, src, step in ((a, a, -1), (b, b, 1)):  # fade in before and out after, toward the first / last pin
+        for src, step in ((a, -1), (b, 1)):  # fade in before and out after, toward the first / last pin
             # a foot held far from where the model put it catches up over more frames (at most _CATCH_UP m
             # a frame), so releasing a pin never snaps the foot
             gap = float(np.linalg.norm(target[src, :2] - pos[src, ankle, :2]))
             frames = int(np.clip(np.ceil(gap / _CATCH_UP), blend, 3 * blend))
             for k in range(1, frames + 1):
-                g, w = g0 + step * k, 1.0 - k / (frames + 1)
+                g, w = src + step * k, 1.0 - k / (frames + 1)
                 if 0 <= g < n and w > weight[g]:
                     weight[g] = w
                     target[g, :2] = target[src, :2]
