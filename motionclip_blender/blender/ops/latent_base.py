@@ -1,7 +1,5 @@
 """What every latent operator shares (``ops/latent.py``): reading its clip sources, writing its
 clips as actions with the one rollback, keeping quaternion keys continuous across clips, and the base operator
-
-
 class that validates inputs on the main thread and runs the model through ``jobs.ModelJobOperator``."""
 
 from __future__ import annotations
