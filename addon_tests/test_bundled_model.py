@@ -81,8 +81,6 @@ def test_held_out_recognition(test_split):
 @needs_data
 @pytest.mark.xfail(strict=True, reason="v0.5 reconstructs held-out performers at 393 mm MPJPE (issue 12 asks "
                                        "<= 80 mm): the auto-encoder fits its training windows far better than new ones")
-
-
 def test_held_out_reconstruction(test_split):
     mpjpe = test_split["reconstruction"]["mpjpe_mm"]
     print(f"MPJPE {mpjpe:.0f} mm")
@@ -101,8 +99,6 @@ def test_generated_motion_stands_on_the_floor(model):
 
 
 @needs_data
-@pytest.mark.xfail(strict=True, reason="v0.5's walks skate 1.55x real CMU walks on this measure after the clean-up "
-                                       "(v0.3.1: 0.91x; issue 15 asks <= 1.5x): its stances glide further")
 def test_walk_foot_skating_is_within_1_5x_real_cmu_walks(model):
     """Issue 15: the card's foot skating (mean horizontal speed of foot joints within 5 cm of the floor) over
     the suite's walk prompts, three takes each, 4 s, with the default clean-up, against 4-s windows of the CMU

@@ -140,3 +140,55 @@ def test_a_scraping_step_is_lifted_to_the_swing_envelope_and_a_shuffle_is_not():
     high, down = _stepping_positions(travel=0.4, low=0.2)  # a step already clearing the envelope
     assert not _swing_lift(high, "right", down, clearance=0.10, min_step=0.15).any()
     assert not _swing_lift(pos, "right", _stepping_positions(0.4)[1], clearance=0.0, min_step=0.15).any()
+
+
+def _one_foot_up(left_up: float, right_travel: float, right_up: float = 0.2) -> np.ndarray:
+    """Rest-pose joint positions, 60 frames, both feet down except frames 20-39: the left foot held
+    ``left_up`` m up, the right foot ``right_up`` m up travelling ``right_travel`` m forward."""
+    from motionclip_blender.core.motion.skeleton import rest_joint_positions
+
+    pos = np.repeat(rest_joint_positions()[None].astype(np.float64), 60, axis=0)
+    pos[:, :, 2] -= pos[0, :, 2].min()
+    for j in LEGS["left"][2:]:
+        pos[20:40, j, 2] += left_up
+    for j in LEGS["right"][2:]:
+        pos[20:40, j, 2] += right_up
+        pos[20:40, j, 1] -= np.linspace(0, right_travel, 20)
+        pos[40:, j, 1] -= right_travel
+    return pos
+
+
+def test_a_floating_stance_joins_the_contacts_and_a_raised_foot_does_not():
+    from motionclip_blender.core.motion.contact import floating_stances
+
+    walk = _one_foot_up(left_up=0.08, right_travel=0.8)  # the right foot swings at 1.2 m/s
+    down = detect_contacts(walk, 30.0)
+    assert not down["left"][22:38].any()  # 8 cm up: too high for the height rule
+    sink = floating_stances(walk, 30.0, down)
+    assert down["left"][21:40].all() and np.allclose(sink["left"][21:40], 0.08)  # (20: the jump up)
+    assert not sink["right"].any() and not sink["left"][:20].any()
+    balance = _one_foot_up(left_up=0.08, right_travel=0.0, right_up=0.0)  # the right foot stands
+    down = detect_contacts(balance, 30.0)
+    assert not floating_stances(balance, 30.0, down)["left"].any() and not down["left"][22:38].any()
+    hop = _one_foot_up(left_up=0.08, right_travel=0.0, right_up=0.08)  # both up together
+    down = detect_contacts(hop, 30.0)
+    assert not any(s.any() for s in floating_stances(hop, 30.0, down).values())
+    off = _one_foot_up(left_up=0.08, right_travel=0.8)
+    assert not floating_stances(off, 30.0, detect_contacts(off, 30.0), ContactOptions(float_height=0))["left"].any()
+
+
+def test_clean_feet_puts_a_floating_stance_on_the_floor():
+    m = _bent_knees(60)
+    right_hip, right_knee = J["right_hip"], J["right_knee"]
+    t = np.arange(20) / 30.0
+    swing = R.axis_angle_to_quaternion(torch.tensor(np.stack(
+        [-0.35 - 0.5 * np.sin(2 * np.pi * 2 * t), 0 * t, 0 * t], -1), dtype=torch.float32)).numpy()
+    m.rotations[20:40, right_hip] = swing  # the right leg swings ...
+    m.rotations[20:40, right_knee] = R.axis_angle_to_quaternion(torch.tensor([[1.2, 0.0, 0.0]]))[0].numpy()
+    m.translation[20:40, 2] += 0.07  # ... while the still left foot floats 7 cm up
+    before = m.joint_positions()
+    left_ankle = J["left_ankle"]
+    assert before[25:35, left_ankle, 2].min() - before[0, left_ankle, 2] > 0.065
+    after = clean_feet(m).joint_positions()
+    assert np.abs(after[24:36, left_ankle, 2] - before[0, left_ankle, 2]).max() < 0.01  # on the floor
+    assert np.linalg.norm(after[24:36, left_ankle, :2] - before[24:36, left_ankle, :2], axis=-1).max() < 0.01

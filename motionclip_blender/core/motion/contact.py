@@ -51,6 +51,12 @@ class ContactOptions:
     max_pin_offset: float = 0.3
     min_clearance: float = 0.10  # m: mid-swing height of a step's foot above resting (0: swings untouched)
     min_step: float = 0.15  # m: the foot travels at least this far between the contacts to count as a step
+    # A slow foot this low (m above resting) while the other foot swings is a stance the model left floating:
+    # nothing else carries the body, so it is planted on the floor like any contact. v0.5's fast walks float
+    # one foot 4-8 cm through every stance. A foot held up while the other stands (balancing, a kick's chamber)
+    # or both feet rising together (a jump) is not one. 0 turns this off.
+    float_height: float = 0.10
+    float_speed: float = 0.5  # m/s (3D): slower than this counts as still
 
 
 def _rest_foot_heights() -> dict[int, float]:
@@ -100,6 +106,31 @@ def detect_contacts(pos: np.ndarray, fps: float, options: ContactOptions = Conta
     return out
 
 
+def floating_stances(pos: np.ndarray, fps: float, down: dict[str, np.ndarray],
+                     options: ContactOptions = ContactOptions()) -> dict[str, np.ndarray]:
+    """side -> (F,) how far a floating stance (see ``ContactOptions.float_height``) sits above the floor in
+    each of its frames, 0 elsewhere; such frames join the side's contacts in ``down`` (in place)."""
+    out = {side: np.zeros(len(pos)) for side in LEGS}
+    if options.float_height <= 0 or len(pos) < 2:
+        return out
+    for side, other in (("left", "right"), ("right", "left")):
+        _, _, ankle, toe = LEGS[side]
+        height = foot_heights(pos, side)
+        step = np.linalg.norm(np.diff(pos[:, [ankle, toe]], axis=0), axis=-1).min(axis=-1) * fps
+        speed = np.concatenate([step[:1], step])
+        still = (height <= options.float_height) & (speed <= options.float_speed) & ~down[side]
+        other_speed = foot_speeds(pos, other, fps)
+        for a, b in contact_segments(still):
+            alone = ~down[other][a:b + 1]
+            if b - a + 1 < options.min_frames or alone.sum() < options.min_frames:
+                continue
+            if other_speed[a:b + 1][alone].mean() < options.speed_on:
+                continue  # the other foot is not swinging: both are up together
+            out[side][a:b + 1] = max(float(height[a:b + 1].min()), 0.0)
+            down[side][a:b + 1] = True
+    return out
+
+
 def contact_segments(down: np.ndarray) -> list[tuple[int, int]]:
     """[(first, last)] frames of each run of True."""
     edges = np.flatnonzero(np.diff(np.concatenate([[0], down.astype(np.int8), [0]])))
@@ -115,15 +146,16 @@ def _drop_short(down: np.ndarray, min_frames: int) -> np.ndarray:
 
 
 def _pins(pos: np.ndarray, side: str, down: np.ndarray, fps: float, blend: int,
-          max_offset: float) -> tuple[np.ndarray, np.ndarray]:
+          max_offset: float, sink: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """-> (F, 3) ankle targets and (F,) weights: 1 inside contacts, ramping to 0 over ``blend`` frames.
 
     A stance rolls from heel to toe, so the planted point is whichever of heel and toe moves slower: the heel
     is held where it moved least, then the toe where the held heel put it, the ankle following the original
     foot orientation around it. Pins are horizontal: heights stay as performed (the heel rises through the
-    stance), the floor is enforced afterwards."""
+    stance), the floor is enforced afterwards; only a floating stance is lowered, by its ``sink`` (F,)."""
     _, _, ankle, toe = LEGS[side]
     n = len(pos)
+    sink = np.zeros(n) if sink is None else sink
     offset = pos[:, toe] - pos[:, ankle]
     speed = np.linalg.norm(np.diff(pos[:, [ankle, toe], :2], axis=0), axis=-1) * fps
     speed = np.concatenate([speed[:1], speed]) if len(speed) else np.zeros((n, 2))
@@ -145,6 +177,7 @@ def _pins(pos: np.ndarray, side: str, down: np.ndarray, fps: float, blend: int,
             else:
                 pin = (target[f - 1] if f > a else pos[f + int(np.argmin(speed[part, 0])), ankle])[:2].copy()
                 target[part, :2] = pin
+            target[part, 2] -= sink[part]
             weight[part] = 1.0
             f = end + 1
         for src, step in ((a, -1), (b, 1)):  # fade in before and out after, toward the first / last pin
@@ -157,6 +190,7 @@ def _pins(pos: np.ndarray, side: str, down: np.ndarray, fps: float, blend: int,
                 if 0 <= g < n and w > weight[g]:
                     weight[g] = w
                     target[g, :2] = target[src, :2]
+                    target[g, 2] = pos[g, ankle, 2] - sink[src]
     ankles = pos[:, ankle]
     blended = ankles * (1 - weight[:, None]) + target * weight[:, None]
     # a body that glides on while its foot is "down" would drag a pinned leg out behind it: the foot
@@ -251,7 +285,9 @@ def clean_feet(motion: Motion, options: ContactOptions = ContactOptions()) -> Mo
     motion = ground_clip(motion, options.ground_percentile)
     pos, world, local = _fk(motion)
     contacts = detect_contacts(pos, motion.fps, options)
-    pins = {s: _pins(pos, s, contacts[s], motion.fps, options.blend_frames, options.max_pin_offset) for s in LEGS}
+    sinks = floating_stances(pos, motion.fps, contacts, options)
+    pins = {s: _pins(pos, s, contacts[s], motion.fps, options.blend_frames, options.max_pin_offset, sinks[s])
+            for s in LEGS}
     targets = {s: p[0] for s, p in pins.items()}
     weights = {s: p[1] for s, p in pins.items()}
     for side in LEGS:  # low steps: the ankle target rises where no pin holds the foot
