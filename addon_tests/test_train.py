@@ -125,6 +125,9 @@ def test_train_checkpoints_resumes_and_evaluates(tiny_data, tmp_path):
     val = load_clips(split_trials(tiny_data, ["cmu"], "val"), cache_dir=tmp_path / "cache", progress=False)
     metrics = compute_metrics(model, val)
     assert metrics["windows"] > 0 and metrics["reconstruction"]["mpjpe_mm"] > 0
+    r = metrics["reconstruction"]  # per joint and frame |a - b| lies between the difference and the sum of its parts
+    assert abs(r["root_relative_mpjpe_mm"] - r["root_path_error_mm"]) - 1e-3 <= r["mpjpe_mm"]
+    assert r["mpjpe_mm"] <= r["root_relative_mpjpe_mm"] + r["root_path_error_mm"] + 1e-3
     assert 0 <= metrics["recognition"]["top1"] <= 1 and metrics["plausibility"]["real"]["ground_penetration_mm"] < 20
     rec = metrics["recognition"]  # one trial, one prompt: every summary of recognition agrees
     assert rec["majority_top1"] == 1.0 and rec["balanced_top1"] == rec["top1"] == 1.0

@@ -1,7 +1,8 @@
 """``motionclip evaluate``: honest figures for a checkpoint on a held-out split.
 
 - Reconstruction: MPJPE (mm, after encode -> decode, root included) and mean rotation error (degrees,
-  geodesic, over the 24 local rotations) on fixed 2-second windows.
+  geodesic, over the 24 local rotations) on fixed 2-second windows; beside the MPJPE, its two parts: the
+  pose error with each frame's pelvis put on the real one (root-relative) and the pelvis path error.
 - Zero-shot recognition: top-1 / top-5 of each window's own prompt among the split's distinct prompts
   (chance printed beside it).
 - Text -> motion retrieval: for each distinct prompt, the windows ranked by cosine to its text
@@ -63,12 +64,15 @@ def compute_metrics(model, clips, frames: int | None = None, min_frames: int | N
     windows = fixed_windows(clips, frames, min_frames=min_frames)
     if not windows:
         raise InputError(f"no clip has {frames} frames to evaluate")
-    mpjpe, rot_err, latents = [], [], []
+    mpjpe, relative, root, rot_err, latents = [], [], [], [], []
     for w in tqdm(windows, desc="evaluating", unit="window", disable=not progress):
         z = model.encode(w.motion)
         latents.append(z)
         rec = model.decode(z, len(w.motion))
-        mpjpe.append(float(np.linalg.norm(rec.joint_positions() - w.motion.joint_positions(), axis=-1).mean()) * 1000)
+        got, want = rec.joint_positions(), w.motion.joint_positions()
+        mpjpe.append(float(np.linalg.norm(got - want, axis=-1).mean()) * 1000)
+        relative.append(float(np.linalg.norm((got - got[:, :1]) - (want - want[:, :1]), axis=-1).mean()) * 1000)
+        root.append(float(np.linalg.norm(got[:, 0] - want[:, 0], axis=-1).mean()) * 1000)
         rot_err.append(_rotation_error_deg(rec, w.motion))
     z = torch.stack(latents)
     prompts = sorted({w.prompt for w in windows})
@@ -89,7 +93,9 @@ def compute_metrics(model, clips, frames: int | None = None, min_frames: int | N
     generated = [model.generate(p, frames=frames) for p in prompts]
     return {
         "windows": len(windows), "prompts": len(prompts),
-        "reconstruction": {"mpjpe_mm": float(np.mean(mpjpe)), "rotation_error_deg": float(np.mean(rot_err))},
+        "reconstruction": {"mpjpe_mm": float(np.mean(mpjpe)), "root_relative_mpjpe_mm": float(np.mean(relative)),
+                           "root_path_error_mm": float(np.mean(root)),
+                           "rotation_error_deg": float(np.mean(rot_err))},
         "recognition": {"top1": float((ranks < 1).float().mean()), "top5": float((ranks < 5).float().mean()),
                         "balanced_top1": float(np.mean(per_prompt)), "majority_top1": majority,
                         "chance_top1": 1.0 / len(prompts), "chance_top5": min(1.0, 5.0 / len(prompts))},
@@ -106,6 +112,7 @@ def format_table(metrics: dict, title: str) -> str:
         f"{title}: {metrics['windows']} windows, {metrics['prompts']} distinct prompts",
         "| metric | value |", "| --- | --- |",
         f"| reconstruction MPJPE | {r['mpjpe_mm']:.1f} mm |",
+        f"| ... root-relative / pelvis path alone | {r['root_relative_mpjpe_mm']:.1f} / {r['root_path_error_mm']:.1f} mm |",
         f"| reconstruction rotation error | {r['rotation_error_deg']:.2f} deg |",
         f"| zero-shot recognition top-1 (chance) | {c['top1']:.3f} ({c['chance_top1']:.3f}) |",
         f"| recognition top-1 mean over prompts (chance) | {c['balanced_top1']:.3f} ({c['chance_top1']:.3f}) |",
