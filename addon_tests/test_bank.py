@@ -96,3 +96,18 @@ def test_refined_codes_reconstruct_their_windows_better_and_are_what_generate_de
     assert np.allclose(got.rotations, loaded.decode(loaded.bank.code(nearest), 40).rotations, atol=1e-6)
     with pytest.raises(BankError, match="codes"):
         LatentBank(refined.latents, refined.texts, refined.sources, 20, refined.codes[:3])
+
+
+def test_a_windows_own_text_breaks_near_ties_but_not_clear_latent_gaps():
+    from motionclip_blender.core.model.bank import TEXT_WEIGHT
+
+    query = torch.tensor([1.0, 0.0, 0.0])
+    cosines = torch.tensor([0.80, 0.79, 0.50])  # the query's cosine to each window's latent
+    latents = torch.stack([torch.stack([c, (1 - c ** 2).sqrt(), torch.tensor(0.0)]) for c in cosines])
+    bank = LatentBank(latents, ["walk", "slow walk", "stroll"], ["a@0", "b@0", "c@0"])
+    assert bank.pick(query, None)[0] == 0  # latents alone: the plain walk
+    text = torch.tensor([0.70, 0.80, 1.00])  # the prompt's cosine to each window's own text
+    index, score = bank.pick(query, None, text_scores=text)
+    assert index == 1 and score == pytest.approx(0.79 + TEXT_WEIGHT * 0.80, abs=1e-5)
+    with pytest.raises(BankError, match="one score per window"):
+        bank.pick(query, None, text_scores=torch.ones(2))

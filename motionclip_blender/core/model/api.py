@@ -49,6 +49,7 @@ class MotionCLIP:
                  bank: LatentBank | None = None):
         self.network = network.eval()
         self.bank = bank
+        self._bank_text_z: tuple[LatentBank, torch.Tensor] | None = None  # (bank, its windows' text embeddings)
         self.meta = meta
         self.name = name
         self._encoder = encoder
@@ -220,7 +221,7 @@ class MotionCLIP:
         frames = self._check_frames(frames)
         z = self.text_latent([prompt])[0]
         if self.bank is not None and source != "text":
-            motion = self._from_bank(self.bank.pick(z, seed)[0], frames)
+            motion = self._from_bank(self.bank_pick(z, seed), frames)
         else:
             motion = self._decode_any(perturb(z, seed, variation) if seed is not None else z, frames)
         return self.finish(motion, clean_feet, loop, root)
@@ -235,8 +236,20 @@ class MotionCLIP:
         nearest bank window when the model has a bank, else its text embedding); a Motion's encoding."""
         z = self.latent(item)
         if isinstance(item, str) and self.bank is not None:
-            z = self.bank.code(self.bank.pick(z, None)[0])
+            z = self.bank.code(self.bank_pick(z, None))
         return z
+
+    def bank_pick(self, text_z: torch.Tensor, seed: int | None) -> int:
+        """The bank window a prompt's embedding ``text_z`` decodes (``LatentBank.pick``), ranked by the latents
+        and by each window's own training text."""
+        bank = self.bank
+        with self._lock:
+            if self._bank_text_z is None or self._bank_text_z[0] is not bank:
+                names = sorted(set(bank.texts))
+                row = {name: i for i, name in enumerate(names)}
+                self._bank_text_z = (bank, self.text_latent(names)[[row[t] for t in bank.texts]])
+            window_text_z = self._bank_text_z[1]
+        return bank.pick(text_z, seed, text_scores=window_text_z @ F.normalize(text_z.float(), dim=0))[0]
 
     def _decode_any(self, z: torch.Tensor, frames: int | None) -> Motion:
         """Decode up to the model's clip length and continue past it (``timeline.extend``)."""
