@@ -4,7 +4,12 @@ import numpy as np
 import pytest
 import torch
 
-from motionclip_blender.core.training.augment import jitter_rest_frames, rest_frame_offsets, with_rest_offsets
+from motionclip_blender.core.training.augment import (
+    curve_path,
+    jitter_rest_frames,
+    rest_frame_offsets,
+    with_rest_offsets,
+)
 from motionclip_blender.core.training.dataset import Clip, WindowSampler
 from motionclip_blender.core.motion.kinematics import forward_kinematics
 from motionclip_blender.core.motion.motion import Motion
@@ -118,3 +123,40 @@ def test_text_is_drawn_from_the_clips_phrasings():
     assert set(sampler.prompts()) == set(clip.texts)
     plain = WindowSampler([clip], frames=60, mirror_prob=0, heading_prob=0, seed=0)
     assert set(plain.sample(20)[3]) == {"walk"}
+
+
+def test_a_curved_path_turns_at_the_rate_and_keeps_pose_height_and_speed():
+    n, fps, rate = 61, 30.0, np.radians(45.0)
+    straight = Motion.rest(n, fps)
+    straight.translation[:, 1] = -np.arange(n, dtype=np.float32) / fps  # 1 m/s toward -Y (facing)
+    straight.translation[:, 2] += 0.9
+    curved = curve_path(straight, rate)
+    turn = np.unwrap(curved.heading() - straight.heading())
+    assert turn[0] == pytest.approx(0, abs=1e-4) and turn[-1] == pytest.approx(rate * 2.0, abs=2e-3)  # 90 deg in 2 s
+    speeds = np.linalg.norm(np.diff(curved.translation[:, :2], axis=0), axis=-1) * fps
+    assert np.allclose(speeds, 1.0, atol=1e-4)
+    radius = 1.0 / rate  # an arc of radius speed / rate: its 90-degree chord is 2 r sin(45 deg)
+    chord = np.linalg.norm(curved.translation[-1, :2] - curved.translation[0, :2])
+    assert chord == pytest.approx(2 * radius * np.sin(rate * 2.0 / 2), rel=0.01)
+    assert np.allclose(curved.translation[:, 2], straight.translation[:, 2])
+    assert np.allclose(curved.rotations[:, 1:], straight.rotations[:, 1:])  # every local pose kept
+    assert np.allclose(curve_path(straight, 0.0).translation, straight.translation, atol=1e-6)
+
+
+def test_the_sampler_bends_targets_and_inputs_alike_only_when_asked():
+    clips = [Clip("a", "walk", random_motion(200, seed=5))]
+    plain = WindowSampler(clips, frames=60, mirror_prob=0, heading_prob=0, seed=2)
+    curved = WindowSampler(clips, frames=60, mirror_prob=0, heading_prob=0, seed=2, curve_prob=1.0,
+                           curve_max_deg_s=60.0)
+    off = WindowSampler(clips, frames=60, mirror_prob=0, heading_prob=0, seed=2, curve_prob=0.0,
+                        curve_max_deg_s=60.0)
+    _, target_plain, _, _ = plain.sample(2)
+    enc, target, _, _ = curved.sample(2)
+    assert torch.allclose(enc, target, atol=1e-6)  # the bent window is the motion itself, for both sides
+    assert (target[:, :, 0] - target_plain[:, :, 0]).abs().amax() > 0.05  # the pelvis turned
+    assert torch.allclose(target[:, :, 1:-1], target_plain[:, :, 1:-1], atol=1e-6)  # the rest of the pose did not
+    again = WindowSampler(clips, frames=60, mirror_prob=0, heading_prob=0, seed=2)
+    again.sample(2)
+    plain_next = again.sample(2)[1]
+    off.sample(2)
+    assert torch.allclose(off.sample(2)[1], plain_next)  # off draws nothing: a resumed old run samples alike

@@ -76,3 +76,25 @@ def jitter_rest_frames(motion: Motion, sigma_deg: float, rng: np.random.Generato
     if not (sigma_deg > 0 or twist_sigma_deg > 0) or not math.isfinite(sigma_deg + twist_sigma_deg):
         return motion
     return with_rest_offsets(motion, rest_frame_offsets(sigma_deg, rng, twist_sigma_deg))
+
+
+def curve_path(motion: Motion, yaw_rate: float) -> Motion:
+    """The motion turned progressively by ``yaw_rate`` (rad/s, counter-clockwise seen from above; nothing at the
+    first frame) with its path bent to match: a straight walk becomes an arc, a spin spins faster or slower.
+    Every frame keeps its pose, its pelvis height and its ground speed.
+
+    Why: held-out performers are worst reconstructed in their pelvis orientation, i.e. how they turn (v0.5:
+    standardised error 2.6 on the test split, as bad as the mean pose), and the pelvis path follows the turn.
+    A dozen training performers turn in few ways; bending their paths shows the network many more."""
+    n = len(motion)
+    angles = yaw_rate * np.arange(n) / motion.fps
+    half = angles / 2
+    turn = torch.from_numpy(np.stack([np.cos(half), np.zeros(n), np.zeros(n), np.sin(half)], -1).astype(np.float32))
+    q = torch.from_numpy(motion.rotations.copy())
+    q[:, 0] = R.quaternion_multiply(turn, q[:, 0])
+    step = np.diff(motion.translation[:, :2].astype(np.float64), axis=0)
+    c, s = np.cos(angles[1:]), np.sin(angles[1:])
+    bent = np.stack([c * step[:, 0] - s * step[:, 1], s * step[:, 0] + c * step[:, 1]], -1)
+    translation = motion.translation.astype(np.float64)
+    translation[1:, :2] = translation[0, :2] + np.cumsum(bent, axis=0)
+    return Motion(q.numpy(), translation.astype(np.float32), motion.fps)

@@ -17,7 +17,7 @@ import torch
 from tqdm import tqdm
 
 from ..errors import InputError
-from .augment import jitter_rest_frames
+from .augment import curve_path, jitter_rest_frames
 from .corpus import Trial, mirror_prompt
 from ..motion.motion import Motion
 from ..motion.skeleton import JOINT_INDEX
@@ -110,7 +110,8 @@ class WindowSampler:
     def __init__(self, clips: list[Clip], frames: int = 60, min_frames: int | None = None,
                  mirror_prob: float = 0.5, heading_prob: float = 0.5, seed: int = 0, balance: str = "trial",
                  rest_jitter_deg: float = 0.0, rest_jitter_prob: float = 0.0, centre_short_trials: bool = False,
-                 rest_twist_deg: float = 0.0, phase_align: bool = False, vary_text: bool = False):
+                 rest_twist_deg: float = 0.0, phase_align: bool = False, vary_text: bool = False,
+                 curve_prob: float = 0.0, curve_max_deg_s: float = 0.0):
         usable = [c for c in clips if len(c.motion) >= (min_frames or frames)]
         if not usable:
             raise InputError(f"no clip has at least {min_frames or frames} frames")
@@ -127,6 +128,8 @@ class WindowSampler:
         self.centre_short_trials = centre_short_trials
         self.phase_align = phase_align
         self.vary_text = vary_text
+        self.curve_prob = curve_prob
+        self.curve_max_deg_s = curve_max_deg_s
         self._strike_cache: dict[tuple[str, str], np.ndarray] = {}
         self.rng = np.random.default_rng(seed)
         # "trial": every trial equally likely. A description labels a whole trial, so weighting by length
@@ -196,6 +199,9 @@ class WindowSampler:
             if mirror:
                 window, prompt = window.mirrored(), mirror_prompt(prompt)
             window = window.canonical()
+            if self.curve_prob > 0 and self.rng.random() < self.curve_prob:  # (no draw when off: old runs resume alike)
+                rate = math.radians(float(self.rng.uniform(-self.curve_max_deg_s, self.curve_max_deg_s)))
+                window = curve_path(window, rate)
             turned = window.rotated_about_z(float(self.rng.uniform(-math.pi, math.pi))) \
                 if self.rng.random() < self.heading_prob else window
             if self.rng.random() < self.rest_jitter_prob:

@@ -63,6 +63,8 @@ class TrainConfig:
     centre_short_trials: bool = False  # windows of short trials from their middle (see WindowSampler)
     phase_align: bool = False  # windows of gaits start at a foot strike (see WindowSampler)
     vary_text: bool = False  # each window's text drawn from its trial's texts (description + family phrasings)
+    curve_prob: float = 0.0  # share of windows whose path is bent into an arc (augment.curve_path) ...
+    curve_max_deg_s: float = 0.0  # ... turning at most this fast, either way
     seed: int = 0
     threads: int = 0  # 0 = torch's default
     max_minutes: float = 0  # stop this run (with a checkpoint) after this long; 0 = no limit. Rerun to resume.
@@ -92,7 +94,7 @@ def make_sampler(cfg: TrainConfig, clips, seed: int) -> WindowSampler:
                          balance=cfg.balance, rest_jitter_deg=cfg.rest_jitter_deg,
                          rest_jitter_prob=cfg.rest_jitter_prob, rest_twist_deg=cfg.rest_twist_deg,
                          centre_short_trials=cfg.centre_short_trials, phase_align=cfg.phase_align,
-                         vary_text=cfg.vary_text)
+                         vary_text=cfg.vary_text, curve_prob=cfg.curve_prob, curve_max_deg_s=cfg.curve_max_deg_s)
 
 
 def lr_factor(cfg: TrainConfig, step: int) -> float:
