@@ -128,6 +128,10 @@ def floating_stances(pos: np.ndarray, fps: float, down: dict[str, np.ndarray],
                 continue  # the other foot is not swinging: both are up together
             out[side][a:b + 1] = max(float(height[a:b + 1].min()), 0.0)
             down[side][a:b + 1] = True
+        if out[side].any():  # beside an ordinary contact (not lowered) the foot eases down instead of dropping
+            k = 2 * options.blend_frames + 1
+            smooth = np.convolve(np.pad(out[side], options.blend_frames, mode="edge"), np.ones(k) / k, mode="valid")
+            out[side] = np.where(down[side], smooth, 0.0)
     return out
 
 
