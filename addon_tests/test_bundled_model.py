@@ -50,8 +50,6 @@ def test_bundled_model_identity(model):
 
 
 @needs_data
-
-
 def test_the_prompt_suite_passes(suite):
     """>= 80 % of the suite's prompts with seed None and >= 60 % of seeded variations do what they say."""
     failed = [f"{r['prompt']} ({r['criterion']})" for r in suite["rows"] if not r["takes"][0]["passed"]]

@@ -83,10 +83,11 @@ def foot_heights(pos: np.ndarray, side: str) -> np.ndarray:
     return np.minimum(pos[:, ankle, 2] - REST_FOOT_HEIGHT[ankle], pos[:, toe, 2] - REST_FOOT_HEIGHT[toe])
 
 
-def foot_speeds(pos: np.ndarray, side: str, fps: float) -> np.ndarray:
-    """(F,) horizontal speed of the slower of heel and toe (a rolling foot keeps one of them still)."""
+def foot_speeds(pos: np.ndarray, side: str, fps: float, vertical: bool = False) -> np.ndarray:
+    """(F,) horizontal speed (with ``vertical``, 3D) of the slower of heel and toe (a rolling foot keeps one of
+    them still)."""
     _, _, ankle, toe = LEGS[side]
-    v = np.linalg.norm(np.diff(pos[:, [ankle, toe], :2], axis=0), axis=-1).min(axis=-1) * fps
+    v = np.linalg.norm(np.diff(pos[:, [ankle, toe], :3 if vertical else 2], axis=0), axis=-1).min(axis=-1) * fps
     return np.concatenate([v[:1], v]) if len(v) else np.zeros(len(pos))
 
 
@@ -114,10 +115,8 @@ def floating_stances(pos: np.ndarray, fps: float, down: dict[str, np.ndarray],
     if options.float_height <= 0 or len(pos) < 2:
         return out
     for side, other in (("left", "right"), ("right", "left")):
-        _, _, ankle, toe = LEGS[side]
         height = foot_heights(pos, side)
-        step = np.linalg.norm(np.diff(pos[:, [ankle, toe]], axis=0), axis=-1).min(axis=-1) * fps
-        speed = np.concatenate([step[:1], step])
+        speed = foot_speeds(pos, side, fps, vertical=True)
         still = (height <= options.float_height) & (speed <= options.float_speed) & ~down[side]
         other_speed = foot_speeds(pos, other, fps)
         for a, b in contact_segments(still):
@@ -129,9 +128,7 @@ def floating_stances(pos: np.ndarray, fps: float, down: dict[str, np.ndarray],
             out[side][a:b + 1] = max(float(height[a:b + 1].min()), 0.0)
             down[side][a:b + 1] = True
         if out[side].any():  # beside an ordinary contact (not lowered) the foot eases down instead of dropping
-            k = 2 * options.blend_frames + 1
-            smooth = np.convolve(np.pad(out[side], options.blend_frames, mode="edge"), np.ones(k) / k, mode="valid")
-            out[side] = np.where(down[side], smooth, 0.0)
+            out[side] = np.where(down[side], _moving_average(out[side], options.blend_frames), 0.0)
     return out
 
 
@@ -150,7 +147,7 @@ def _drop_short(down: np.ndarray, min_frames: int) -> np.ndarray:
 
 
 def _pins(pos: np.ndarray, side: str, down: np.ndarray, fps: float, blend: int,
-          max_offset: float, sink: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+          max_offset: float, sink: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """-> (F, 3) ankle targets and (F,) weights: 1 inside contacts, ramping to 0 over ``blend`` frames.
 
     A stance rolls from heel to toe, so the planted point is whichever of heel and toe moves slower: the heel
@@ -159,7 +156,6 @@ def _pins(pos: np.ndarray, side: str, down: np.ndarray, fps: float, blend: int,
     stance), the floor is enforced afterwards; only a floating stance is lowered, by its ``sink`` (F,)."""
     _, _, ankle, toe = LEGS[side]
     n = len(pos)
-    sink = np.zeros(n) if sink is None else sink
     offset = pos[:, toe] - pos[:, ankle]
     speed = np.linalg.norm(np.diff(pos[:, [ankle, toe], :2], axis=0), axis=-1) * fps
     speed = np.concatenate([speed[:1], speed]) if len(speed) else np.zeros((n, 2))
@@ -248,8 +244,14 @@ def _pelvis_drop(pos: np.ndarray, targets: dict[str, np.ndarray], weights: dict[
         k = 2 * blend + 1
         padded = np.pad(drop, blend, mode="edge")
         widened = np.array([padded[i:i + k].max() for i in range(len(drop))])
-        drop = np.convolve(np.pad(widened, blend, mode="edge"), np.ones(k) / k, mode="valid")
+        drop = _moving_average(widened, blend)
     return drop
+
+
+def _moving_average(x: np.ndarray, half_width: int) -> np.ndarray:
+    """(F,) mean over the ``2 half_width + 1`` frames around each frame, the ends held."""
+    k = 2 * half_width + 1
+    return np.convolve(np.pad(x, half_width, mode="edge"), np.ones(k) / k, mode="valid")
 
 
 def _rodrigues(axis: np.ndarray, angle: np.ndarray) -> np.ndarray:

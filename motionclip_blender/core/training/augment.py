@@ -88,8 +88,7 @@ def curve_path(motion: Motion, yaw_rate: float) -> Motion:
     A dozen training performers turn in few ways; bending their paths shows the network many more."""
     n = len(motion)
     angles = yaw_rate * np.arange(n) / motion.fps
-    half = angles / 2
-    turn = torch.from_numpy(np.stack([np.cos(half), np.zeros(n), np.zeros(n), np.sin(half)], -1).astype(np.float32))
+    turn = R.axis_angle_to_quaternion(torch.from_numpy(np.stack([np.zeros(n), np.zeros(n), angles], -1)).float())
     q = torch.from_numpy(motion.rotations.copy())
     q[:, 0] = R.quaternion_multiply(turn, q[:, 0])
     step = np.diff(motion.translation[:, :2].astype(np.float64), axis=0)
