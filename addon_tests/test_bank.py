@@ -111,3 +111,23 @@ def test_a_windows_own_text_breaks_near_ties_but_not_clear_latent_gaps():
     assert index == 1 and score == pytest.approx(0.79 + TEXT_WEIGHT * 0.80, abs=1e-5)
     with pytest.raises(BankError, match="one score per window"):
         bank.pick(query, None, text_scores=torch.ones(2))
+
+
+def test_seeded_takes_are_other_performances_near_the_best_and_never_repeat_it():
+    from motionclip_blender.core.model.bank import VARIATION_MARGIN
+
+    query = torch.tensor([1.0, 0.0, 0.0])
+    # window: cosine to the query, performance
+    windows = [(0.90, "walk_a@0"), (0.89, "walk_a@20"), (0.88, "walk_b@0"), (0.87, "walk_a@0~"),
+               (0.86, "walk_c@40"), (0.90 - VARIATION_MARGIN - 0.01, "run_a@0")]
+    latents = torch.stack([torch.tensor([c, (1 - c ** 2) ** 0.5, 0.0]) for c, _ in windows])
+    bank = LatentBank(latents, ["walk"] * 5 + ["run"], [s for _, s in windows])
+    assert bank.pick(query, None)[0] == 0
+    # other performances first (best window of each), then the rest of the best's performance; the run,
+    # past the margin, never
+    assert [bank.pick(query, seed)[0] for seed in range(1, 5)] == [4, 1, 3, 2]
+    assert [bank.pick(query, seed)[0] for seed in range(0, 4)] == [2, 4, 1, 3]
+    index, score = bank.pick(query, 7)  # seeds cycle: 7 % 4 = 3, the mirror image of the best's performance
+    assert index == 3 and score == pytest.approx(0.87, abs=1e-6)
+    alone = LatentBank(latents[[0, 5]], ["walk", "run"], ["walk_a@0", "run_a@0"])
+    assert {alone.pick(query, seed)[0] for seed in range(5)} == {0}  # nothing else near: the best take

@@ -191,7 +191,8 @@ class MotionCLIP:
 
         ``source`` "bank" (the default when the model has a latent bank, ``bank.py``): decode the latent of
         the training window nearest to the prompt, and for longer clips its successors in the same
-        performance; a seed draws among the nearest windows instead, so each seed is another take. "text":
+        performance; a seed picks another take nearly as near (``LatentBank.pick``: other performances first,
+        consecutive seeds different takes, none the seed-None one unless nothing else is near). "text":
         decode the prompt's embedding itself (the paper's way); a seed adds a perturbation of relative size
         ``variation``. Past what the windows cover, cycles repeat and one-off actions settle into a hold
         (``timeline.py``). ``clean_feet``: planted contacts, nothing under the floor (``contact.py``).

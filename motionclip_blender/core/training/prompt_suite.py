@@ -33,6 +33,13 @@ def pose_energy(pos: np.ndarray) -> float:
     return float(np.linalg.norm(rel - rel.mean(0), axis=-1).mean())
 
 
+def pose_difference(a: np.ndarray, b: np.ndarray) -> float:
+    """Mean distance (m) between the root-relative joints of two clips over their common frames: how different
+    two takes are once the root path is removed (0 for the same take on another path)."""
+    n = min(len(a), len(b))
+    return float(np.linalg.norm((a[:n] - a[:n, :1]) - (b[:n] - b[:n, :1]), axis=-1).mean())
+
+
 def forward_dirs(pos: np.ndarray) -> np.ndarray:
     """(F, 2) unit horizontal facing per frame (``heading.heading_from_positions``)."""
     from ..motion.heading import heading_from_positions

@@ -15,7 +15,10 @@ import numpy as np
 from tqdm import tqdm
 
 from .evaluate import physical_metrics
-from .prompt_suite import SuiteEntry, judge, load_suite, pose_energy
+from .prompt_suite import SuiteEntry, judge, load_suite, pose_difference, pose_energy
+
+
+REPEAT_M = 0.005  # two takes closer than this (root-relative, mean joint) are the same take
 
 
 def real_windows_by_family(data_root: str, corpora, fps: float, frames: int, per_family: int = 12) -> dict:
@@ -48,12 +51,17 @@ def run_suite(model, entries: list[SuiteEntry] | None = None, variations: int = 
     for entry in tqdm(entries, desc="prompt suite", unit="family", disable=not progress):
         frames = int(round(entry.seconds * model.fps))
         for prompt in entry.prompts:
-            takes = []
+            takes, first = [], None
             for seed in [None] + list(range(1, variations + 1)):
                 motion = model.generate(prompt, frames=frames, seed=seed, **generate_options)
                 pos = motion.joint_positions().astype(np.float64)
                 passed, figures = judge(entry.criterion, pos, motion.fps)
-                takes.append({"seed": seed, "passed": passed, "figures": figures, "pose_energy_m": pose_energy(pos)})
+                take = {"seed": seed, "passed": passed, "figures": figures, "pose_energy_m": pose_energy(pos)}
+                if first is None:
+                    first = pos
+                else:
+                    take["pose_difference_m"] = pose_difference(pos, first)  # from the seed-None take
+                takes.append(take)
                 generated.append(motion)
                 energies.append(pose_energy(pos))
             rows.append({"family": entry.family, "criterion": entry.criterion, "prompt": prompt, "takes": takes})
@@ -67,10 +75,14 @@ def run_suite(model, entries: list[SuiteEntry] | None = None, variations: int = 
                                                                          for m in motions]))}
     plain = [r["takes"][0]["passed"] for r in rows]
     seeded = [t["passed"] for r in rows for t in r["takes"][1:]]
+    differences = [t["pose_difference_m"] for r in rows for t in r["takes"][1:]]
     real_motions = [m for _, ms in (real or {}).values() for m in ms]
     return {
         "prompts": len(rows), "rows": rows, "real": real_rows,
         "pass_rate": float(np.mean(plain)), "variation_pass_rate": float(np.mean(seeded)) if seeded else None,
+        # a variation that repeats the seed-None take would pass as often as it does, so count the repeats
+        "variation_repeat_rate": float(np.mean(np.array(differences) < REPEAT_M)) if differences else None,
+        "median_variation_difference_m": float(np.median(differences)) if differences else None,
         "median_pose_energy_m": float(np.median(energies)),
         "real_median_pose_energy_m": float(np.median([pose_energy(m.joint_positions()) for m in real_motions]))
         if real_motions else None,
@@ -81,7 +93,9 @@ def run_suite(model, entries: list[SuiteEntry] | None = None, variations: int = 
 
 def format_suite(result: dict, title: str) -> str:
     rows = [f"{title}: {result['prompts']} prompts; passed {result['pass_rate']:.0%} with seed None, "
-            + (f"{result['variation_pass_rate']:.0%} of seeded variations" if result["variation_pass_rate"]
+            + (f"{result['variation_pass_rate']:.0%} of seeded variations ({result['variation_repeat_rate']:.0%} "
+               f"repeat the seed-None take; median pose difference from it "
+               f"{result['median_variation_difference_m'] * 100:.1f} cm)" if result["variation_pass_rate"]
                is not None else "no variations"),
             "", "| family | criterion | prompt | seed None | variations | pose energy (cm) | measured (seed None) |"
             " real: pass (split, windows) | real energy (cm) |",
