@@ -131,3 +131,15 @@ def test_seeded_takes_are_other_performances_near_the_best_and_never_repeat_it()
     assert index == 3 and score == pytest.approx(0.87, abs=1e-6)
     alone = LatentBank(latents[[0, 5]], ["walk", "run"], ["walk_a@0", "run_a@0"])
     assert {alone.pick(query, seed)[0] for seed in range(5)} == {0}  # nothing else near: the best take
+
+
+def test_bank_travel_is_measured_per_window_mirrored_and_stored(banked):
+    from motionclip_blender.core.model.travel import window_travel
+
+    path, bank, clips = banked
+    window = clips[0].motion[20:80]  # walk_trial@20
+    assert bank.travel[1].tolist() == pytest.approx(window_travel(window.joint_positions(), window.fps), abs=1e-5)
+    mirrored = bank.travel[4]  # walk_trial@20~: the same travel with left and right swapped (to the SMPL
+    # rest skeleton's few millimetres of left-right asymmetry)
+    assert mirrored.tolist() == pytest.approx([bank.travel[1, 0].item(), -bank.travel[1, 1].item()], abs=0.01)
+    assert torch.allclose(LatentBank.load(path).travel, bank.travel, atol=2e-3)  # stored as float16

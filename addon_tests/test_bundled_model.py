@@ -229,3 +229,19 @@ def test_text_search_over_the_cmu_trials_finds_the_action(model):
     started = time.perf_counter()
     rank(model, "a person kicks", hundred, 5, cache)
     print(f"second search over 100 motions: {(time.perf_counter() - started) * 1000:.0f} ms")
+
+
+def test_a_prompt_that_names_a_direction_travels_that_way(model):
+    """The one navigate trial walks every way under one label; its windows' travel steers the pick."""
+    from motionclip_blender.core.model.travel import window_travel
+
+    def travel(prompt):
+        motion = model.generate(prompt)
+        return window_travel(motion.joint_positions(), motion.fps)
+
+    forward, _ = travel("walk backwards")
+    _, left = travel("strafe left")
+    _, right = travel("sidestep to the right")
+    print(f"walk backwards {forward:+.2f} m/s forward; strafe left {left:+.2f}, sidestep right {right:+.2f} m/s left")
+    assert forward < -0.4 and left > 0.4 and right < -0.4
+    assert travel("walk forward")[0] > 0.6

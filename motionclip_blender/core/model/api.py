@@ -222,7 +222,7 @@ class MotionCLIP:
         frames = self._check_frames(frames)
         z = self.text_latent([prompt])[0]
         if self.bank is not None and source != "text":
-            motion = self._from_bank(self.bank_pick(z, seed), frames)
+            motion = self._from_bank(self.bank_pick(z, seed, prompt), frames)
         else:
             motion = self._decode_any(perturb(z, seed, variation) if seed is not None else z, frames)
         return self.finish(motion, clean_feet, loop, root)
@@ -237,12 +237,13 @@ class MotionCLIP:
         nearest bank window when the model has a bank, else its text embedding); a Motion's encoding."""
         z = self.latent(item)
         if isinstance(item, str) and self.bank is not None:
-            z = self.bank.code(self.bank_pick(z, None))
+            z = self.bank.code(self.bank_pick(z, None, item))
         return z
 
-    def bank_pick(self, text_z: torch.Tensor, seed: int | None) -> int:
-        """The bank window a prompt's embedding ``text_z`` decodes (``LatentBank.pick``), ranked by the latents
-        and by each window's own training text."""
+    def bank_pick(self, text_z: torch.Tensor, seed: int | None, prompt: str = "") -> int:
+        """The bank window a prompt's embedding ``text_z`` decodes (``LatentBank.pick``), ranked by the latents,
+        by each window's own training text and, when ``prompt`` names a direction of travel and the bank knows
+        its windows' travel, by how well each window goes that way (``travel.py``)."""
         bank = self.bank
         with self._lock:
             if self._bank_text_z is None or self._bank_text_z[0] is not bank:
@@ -250,7 +251,8 @@ class MotionCLIP:
                 row = {name: i for i, name in enumerate(names)}
                 self._bank_text_z = (bank, self.text_latent(names)[[row[t] for t in bank.texts]])
             window_text_z = self._bank_text_z[1]
-        return bank.pick(text_z, seed, text_scores=window_text_z @ F.normalize(text_z.float(), dim=0))[0]
+        return bank.pick(text_z, seed, text_scores=window_text_z @ F.normalize(text_z.float(), dim=0),
+                         travel_scores=bank.travel_fit(prompt))[0]
 
     def _decode_any(self, z: torch.Tensor, frames: int | None) -> Motion:
         """Decode up to the model's clip length and continue past it (``timeline.extend``)."""

@@ -13,7 +13,8 @@ Within an action family the text loss (hinged, ``text_cos_target``) leaves every
 prompts: "walk slowly" was 0.800 from a plain walk, 0.799 from a brisk one and 0.797 from a slow one. So a
 prompt's ranking also weighs how near it is to each window's own training text (``text_scores``: "walk
 slowly" and "slow walk" are close in the text space), which picks the slow walk without moving any window of
-another action ahead of the latent ranking by more than that weight.
+another action ahead of the latent ranking by more than that weight. Likewise a prompt that names a direction of
+travel ("walk backwards", "sidestep to the left") raises the windows that travel that way (``travel.py``).
 
 Each window may also carry a *code*: its latent refined by gradient descent so the decoder reproduces that window
 more closely (``refine_codes``; the encoder is a one-shot guess, and on the training windows of v0.3 thirty Adam
@@ -36,6 +37,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from ..errors import MotionCLIPError
+from .travel import requested_directions, travel_scores, window_travel
 
 BANK_NAME = "latent_bank.safetensors"
 TEXT_WEIGHT = 0.25  # how much a window's own text counts beside its latent when a prompt ranks windows
@@ -44,6 +46,7 @@ TEXT_WEIGHT = 0.25  # how much a window's own text counts beside its latent when
 # away ("jog": other runs at 0.085; "punch": swordplay at 0.29).
 VARIATION_MARGIN = 0.05
 VARIATIONS = 8  # at most this many takes per prompt, so seeds cycle instead of reaching the margin's far end
+TRAVEL_WEIGHT = 0.12  # measured: at 0.08 "walk to the right" still drew a forward walk; the suite keeps every verdict at 0.12
 CANDIDATE_POOL = 64  # windows ranked to find them (a family has up to a few hundred; the margin cuts first)
 
 
@@ -58,6 +61,7 @@ class LatentBank:
     sources: list[str]  # where each window comes from: "<trial>@<start frame>" (+ "~" when mirrored)
     stride: int = 20  # frames between successive windows of one trial
     codes: torch.Tensor | None = None  # (N, D) unit decoder codes refined per window, or None: decode the latents
+    travel: torch.Tensor | None = None  # (N, 2) each window's (forward, left) travel in m/s (travel.py), or None
 
     def __post_init__(self):
         n = self.latents.shape[0] if self.latents.ndim == 2 else -1
@@ -67,7 +71,11 @@ class LatentBank:
         if self.codes is not None and tuple(self.codes.shape) != tuple(self.latents.shape):
             raise BankError(f"the bank's codes {tuple(self.codes.shape)} do not match its latents "
                             f"{tuple(self.latents.shape)}")
+        if self.travel is not None and tuple(self.travel.shape) != (n, 2):
+            raise BankError(f"the bank's travel {tuple(self.travel.shape)} is not one (forward, left) pair per "
+                            f"window ({n})")
         self.latents = F.normalize(self.latents.float(), dim=-1)
+        self.travel = None if self.travel is None else self.travel.float()
         self.codes = None if self.codes is None else F.normalize(self.codes.float(), dim=-1)
         self._next: dict[int, int] | None = None
 
@@ -92,26 +100,34 @@ class LatentBank:
     def __len__(self) -> int:
         return len(self.texts)
 
-    def nearest(self, query: torch.Tensor, k: int,
-                text_scores: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    def travel_fit(self, prompt: str) -> torch.Tensor | None:
+        """(N,) how well each window travels the way ``prompt`` asks (``travel.travel_scores``), or None when
+        the prompt names no direction of travel or the bank does not know its windows' travel."""
+        directions = requested_directions(prompt)
+        return travel_scores(self.travel, directions) if directions and self.travel is not None else None
+
+    def nearest(self, query: torch.Tensor, k: int, text_scores: torch.Tensor | None = None,
+                travel_scores: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """-> (indices, scores) of the ``k`` windows nearest to ``query``, best first: the cosine of each latent
         to ``query``, plus ``TEXT_WEIGHT`` x ``text_scores`` (N,) when given (the query's cosine to each
-        window's own text, see the module docstring)."""
+        window's own text, see the module docstring), plus ``TRAVEL_WEIGHT`` x ``travel_scores`` (N,) when
+        given (how well each window travels the way the prompt asks, ``travel.travel_scores``)."""
         scores = self.latents @ F.normalize(query.float().flatten(), dim=0)
-        if text_scores is not None:
-            if tuple(text_scores.shape) != (len(self),):
-                raise BankError(f"text_scores must have one score per window ({len(self)}), got "
-                                f"{tuple(text_scores.shape)}")
-            scores = scores + TEXT_WEIGHT * text_scores.float()
+        for name, extra, weight in (("text_scores", text_scores, TEXT_WEIGHT),
+                                    ("travel_scores", travel_scores, TRAVEL_WEIGHT)):
+            if extra is not None:
+                if tuple(extra.shape) != (len(self),):
+                    raise BankError(f"{name} must have one score per window ({len(self)}), got {tuple(extra.shape)}")
+                scores = scores + weight * extra.float()
         top = torch.topk(scores, min(k, len(self)))
         return top.indices, top.values
 
-    def pick(self, query: torch.Tensor, seed: int | None,
-             text_scores: torch.Tensor | None = None) -> tuple[int, float]:
+    def pick(self, query: torch.Tensor, seed: int | None, text_scores: torch.Tensor | None = None,
+             travel_scores: torch.Tensor | None = None) -> tuple[int, float]:
         """One window for ``query``: the nearest when ``seed`` is None, else ``alternatives()[seed % n]``, so
         any ``n`` consecutive seeds are ``n`` different takes and none repeats the seed-None take (unless
         nothing else is near enough)."""
-        idx, scores = self.nearest(query, 1 if seed is None else CANDIDATE_POOL, text_scores)
+        idx, scores = self.nearest(query, 1 if seed is None else CANDIDATE_POOL, text_scores, travel_scores)
         if seed is None:
             return int(idx[0]), float(scores[0])
         others = self._alternatives(idx.tolist(), scores.tolist())
@@ -138,6 +154,8 @@ class LatentBank:
         tensors = {"latents": self.latents.half().contiguous()}
         if self.codes is not None:
             tensors["codes"] = self.codes.half().contiguous()
+        if self.travel is not None:
+            tensors["travel"] = self.travel.half().contiguous()
         save_file(tensors, str(tmp),
                   metadata={"texts": json.dumps(self.texts), "sources": json.dumps(self.sources),
                             "stride": str(self.stride)})
@@ -160,7 +178,7 @@ class LatentBank:
                 meta = f.metadata() or {}
             tensors = load_file(str(path))
             return cls(tensors["latents"], list(json.loads(meta["texts"])), list(json.loads(meta["sources"])),
-                       int(meta.get("stride", 20)), tensors.get("codes"))
+                       int(meta.get("stride", 20)), tensors.get("codes"), tensors.get("travel"))
         except (SafetensorError, OSError, KeyError, ValueError) as exc:
             raise BankError(f"{path}: cannot read the latent bank ({exc})") from None
 
@@ -169,19 +187,20 @@ class LatentBank:
 def build_bank(model, clips, stride: int = 20, batch: int = 64, progress: bool = True,
                refine_steps: int = 0) -> LatentBank:
     """Encode every ``stride``-th window of the training-length of each clip and of its mirror image with
-    ``model`` (an ``api.MotionCLIP``). Clips shorter than a window count once, whole. ``refine_steps`` > 0
-    also refines a decoder code per window (``refine_codes``)."""
+    ``model`` (an ``api.MotionCLIP``), with each window's travel (``travel.window_travel``). Clips shorter than a
+    window count once, whole. ``refine_steps`` > 0 also refines a decoder code per window (``refine_codes``)."""
     from tqdm import tqdm
 
     from ..training.corpus import mirror_prompt
 
-    windows, texts, sources = [], [], []
+    windows, texts, sources, travel = [], [], [], []
     for clip in clips:
         for motion, text, mark in ((clip.motion, clip.prompt, ""),
                                    (clip.motion.mirrored(), mirror_prompt(clip.prompt), "~")):
             n, w = len(motion), model.frames
             for start in range(0, max(1, n - w + 1), stride):
                 windows.append(motion[start:start + w])
+                travel.append(window_travel(windows[-1].joint_positions(), motion.fps))
                 texts.append(text)
                 sources.append(f"{clip.trial}@{start}{mark}")
     latents = []
@@ -189,7 +208,7 @@ def build_bank(model, clips, stride: int = 20, batch: int = 64, progress: bool =
         latents.append(model.encode_windows(windows[i:i + batch]))
     latents = torch.cat(latents)
     codes = refine_codes(model, windows, latents, refine_steps, progress=progress) if refine_steps > 0 else None
-    return LatentBank(latents, texts, sources, stride, codes)
+    return LatentBank(latents, texts, sources, stride, codes, torch.tensor(travel))
 
 
 def refine_codes(model, windows, latents: torch.Tensor, steps: int = 30, batch: int = 256, lr: float = 0.01,

@@ -172,7 +172,7 @@ def generate_with_keys(model, prompt: str | None, frames: int, keys: Mapping[int
         first, last = min(keys), max(keys)
         z0 = model.encode(in_between(keys, frames, model.fps)[first:last + 1])
     elif model.bank is not None and source != "text":
-        z0 = model.bank.code(model.bank_pick(text_z, seed)).float()
+        z0 = model.bank.code(model.bank_pick(text_z, seed, prompt)).float()
     else:
         z0 = perturb(text_z, seed, variation) if seed is not None else text_z
     z, turn, shift = optimise_latent(model, z0, keys, frames, key_root, text_z, steps)
