@@ -126,3 +126,26 @@ def test_root_options(walk):
     assert np.ptp(still.translation[:, :2], axis=0).max() == 0 and np.allclose(still.rotations, clip.rotations)
     with pytest.raises(ValueError, match="root must be one of"):
         T.with_root(clip, "sideways")
+
+
+def test_a_loop_keeps_its_speed_across_the_seam():
+    """The clip's own frames past the cut ease into the loop's first ones: the change of speed across the seam
+    is no larger than the clip's own, where the linear correction alone stopped or started it dead."""
+    frames = 90
+    k = np.arange(frames)
+    angle = 0.9 * np.sin(2 * np.pi * k / 47) + 0.4 * np.sin(2 * np.pi * k / 13)  # a one-off arm swing
+    rotations = np.zeros((frames, 24, 4), np.float32)
+    rotations[..., 0] = 1
+    shoulder = T.JOINT_INDEX["left_shoulder"]
+    rotations[:, shoulder, 0], rotations[:, shoulder, 1] = np.cos(angle / 2), np.sin(angle / 2)
+    clip = Motion(rotations, np.zeros((frames, 3), np.float32) + [0, 0, 0.9], 30.0)
+
+    def seam_jerk(loop):
+        x = T._posed(loop)
+        into, out = x[0] - x[-1], x[1] - x[0]
+        return np.linalg.norm(out - into) / np.median(np.linalg.norm(np.diff(x, 2, axis=0), axis=-1))
+
+    eased, plain = T.make_loop(clip), T.make_loop(clip, blend=0)
+    assert len(eased) == len(plain)  # the same cut
+    print(f"change of speed at the seam / median: eased {seam_jerk(eased):.2f}, linear only {seam_jerk(plain):.2f}")
+    assert seam_jerk(eased) < 0.7 * seam_jerk(plain) and seam_jerk(eased) < 1.5  # as the clip accelerates elsewhere

@@ -9,7 +9,8 @@ them, so a 10-s clip decoded in one go falls apart. Instead:
 - ``extend``: past the last window, a periodic motion (a detected cycle) repeats its last cycle with the
   root carried on; a one-off motion settles into a hold of its last pose with the root easing to a stop.
 - ``make_loop``: the clip cut where it best meets its own start (pose and velocity), the remaining seam
-  spread over the clip as a linear drift correction, so the last frame flows into the first.
+  spread over the clip as a linear drift correction, so the last frame flows into the first; the frames past
+  the cut then ease into the loop's first ones, so the speed carries across the seam too.
 - ``with_root``: full root motion, forward only (no sideways drift), or in place.
 """
 
@@ -24,6 +25,7 @@ from .motion import Motion
 from .skeleton import JOINT_INDEX
 
 ROOT_MODES = ("full", "forward", "in_place")
+DRIFT_WEIGHT = 25.0  # make_loop: a loop's per-frame pose drift against its change of speed at the seam
 LEFT_ANKLE, RIGHT_ANKLE = JOINT_INDEX["left_ankle"], JOINT_INDEX["right_ankle"]
 
 
@@ -183,9 +185,31 @@ def _seamless(clip: Motion) -> Motion:
     return Motion(q, trans, clip.fps)
 
 
-def make_loop(motion: Motion, root: str = "full", shortest: int | None = None) -> Motion:
+def _ease_out_of_seam(looped: Motion, clip: Motion, cut: int, blend: int) -> Motion:
+    """``looped`` (``_seamless(clip[:cut + 1])``) with its first ``blend`` frames starting as the clip's own
+    continuation past ``cut`` (corrected as ``_seamless`` corrects the cut frame onto the first) and easing into
+    the loop. Why: the linear correction closes the pose but not the speed - a dance cut while moving fast
+    stopped dead at the seam (5.7 cm of pose per frame into it, 1.6 cm out)."""
+    blend = min(blend, len(clip) - cut, len(looped))
+    if blend < 1:
+        return looped
+    q0, qc = torch.from_numpy(clip.rotations[0]), torch.from_numpy(clip.rotations[cut])
+    delta = R.quaternion_multiply(q0, qc * torch.tensor([1.0, -1, -1, -1]))  # what maps the cut frame on the first
+    after = R.quaternion_multiply(delta.expand(blend, -1, -1), torch.from_numpy(clip.rotations[cut:cut + blend]))
+    t = (np.arange(blend) + 1) / (blend + 1)
+    w = torch.from_numpy((t * t * (3 - 2 * t)).astype(np.float32))
+    out = Motion(looped.rotations.copy(), looped.translation.copy(), looped.fps)
+    out.rotations[:blend] = R.quaternion_slerp(after, torch.from_numpy(looped.rotations[:blend]),
+                                               w[:, None, None].expand(blend, 24, 1)).numpy()
+    height = clip.translation[cut:cut + blend, 2] + (clip.translation[0, 2] - clip.translation[cut, 2])
+    out.translation[:blend, 2] = height * (1 - w.numpy()) + looped.translation[:blend, 2] * w.numpy()
+    return out
+
+
+def make_loop(motion: Motion, root: str = "full", shortest: int | None = None, blend: int = 10) -> Motion:
     """A seamless cycle from ``motion``: cut at the frame (in its second half) that best matches the first in
-    pose and velocity, the seam spread over the clip. ``root`` "in_place" also removes the travel, so the cycle
+    pose and velocity, the seam spread over the clip, the first ``blend`` frames eased in from the clip's own
+    frames past the cut (``_ease_out_of_seam``). ``root`` "in_place" also removes the travel, so the cycle
     loops on the spot; otherwise the travel per cycle stays (see :func:`cycle_offset`)."""
     n = len(motion)
     if n < 8:
@@ -193,10 +217,15 @@ def make_loop(motion: Motion, root: str = "full", shortest: int | None = None) -
     x = _posed(motion)
     v = np.diff(x, axis=0)
     shortest = shortest or max(4, n // 2)
-    cost = [np.linalg.norm(x[k] - x[0]) + 2.0 * np.linalg.norm(v[min(k, len(v) - 1)] - v[0])
+    # cutting at k loops frames 0..k-1. Per frame: the correction spreads frame k's pose mismatch with frame 0
+    # over k frames, and at the seam the speed changes from the clip's own step into frame k (v[k-1]) to the
+    # step out of frame 0 (which the ease then spreads). The drift weighs more: it slides planted feet. Measured
+    # on walk, run, salsa, ballet, boxing and arm circles at 60/90/120 frames: walks still cut at whole
+    # strides, and a dance cut mid-figure no longer enters the seam at 3.5x its step out (1.54x the median).
+    cost = [DRIFT_WEIGHT * np.linalg.norm(x[k] - x[0]) / k + np.linalg.norm(v[k - 1] - v[0])
             for k in range(shortest, n)]
     cut = shortest + int(np.argmin(cost))
-    looped = _seamless(motion[:cut + 1])
+    looped = _ease_out_of_seam(_seamless(motion[:cut + 1]), motion, cut, blend)
     if root == "in_place":
         drift = (motion.translation[cut, :2] - motion.translation[0, :2]) * (np.arange(cut)[:, None] / cut)
         looped.translation[:, :2] -= drift.astype(np.float32)
