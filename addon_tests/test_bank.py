@@ -143,3 +143,34 @@ def test_bank_travel_is_measured_per_window_mirrored_and_stored(banked):
     # rest skeleton's few millimetres of left-right asymmetry)
     assert mirrored.tolist() == pytest.approx([bank.travel[1, 0].item(), -bank.travel[1, 1].item()], abs=0.01)
     assert torch.allclose(LatentBank.load(path).travel, bank.travel, atol=2e-3)  # stored as float16
+
+
+def test_a_window_decoded_nearly_still_ranks_below_the_moving_windows_of_its_text():
+    from motionclip_blender.core.model.bank import LULL_FRACTION, LULL_WEIGHT
+
+    query = torch.tensor([1.0, 0.0])
+    cosines = [0.900, 0.895, 0.890, 0.850, 0.849]
+    latents = torch.stack([torch.tensor([c, (1 - c ** 2) ** 0.5]) for c in cosines])
+    texts = ["salsa", "salsa", "salsa", "slow walk", "slow walk"]
+    energy = torch.tensor([0.02, 0.12, 0.13, 0.03, 0.03])  # metres, as decoded
+    bank = LatentBank(latents, texts, ["s@0", "s@20", "s@40", "w@0", "w@20"], energy=energy)
+    # salsa median 0.12 m: the 2-cm window is a lull of 1 - 0.02 / (LULL_FRACTION * 0.12); the slow walk moves
+    # like its own text, no lull
+    assert bank.lulls().tolist() == pytest.approx([1 - 0.02 / (LULL_FRACTION * 0.12), 0, 0, 0, 0], abs=1e-6)
+    index, score = bank.pick(query, None)
+    assert index == 1 and score == pytest.approx(0.895, abs=1e-6)
+    assert bank.nearest(torch.tensor([0.85, 0.527]), 1)[0].item() == 3  # the slow walk keeps its place
+    assert LatentBank(latents, texts, ["s@0", "s@20", "s@40", "w@0", "w@20"]).pick(query, None)[0] == 0  # no energy
+    assert LULL_WEIGHT > 0.005  # above the 0.005 that separated v0.5's salsa windows
+    with pytest.raises(BankError, match="energy"):
+        LatentBank(latents, texts, ["s@0", "s@20", "s@40", "w@0", "w@20"], energy=torch.ones(4))
+
+
+def test_bank_energy_is_the_pose_energy_of_each_window_as_decoded(banked):
+    from motionclip_blender.core.training.prompt_suite import pose_energy
+
+    path, bank, clips = banked
+    model = load_model(path)
+    decoded = model.decode(bank.latents[6], len(clips[1].motion))  # jump_trial@0, 50 frames
+    assert bank.energy[6].item() == pytest.approx(pose_energy(decoded.joint_positions()), rel=2e-3)
+    assert torch.allclose(LatentBank.load(path).energy, bank.energy, rtol=2e-3)  # stored as float16

@@ -245,3 +245,11 @@ def test_a_prompt_that_names_a_direction_travels_that_way(model):
     print(f"walk backwards {forward:+.2f} m/s forward; strafe left {left:+.2f}, sidestep right {right:+.2f} m/s left")
     assert forward < -0.4 and left > 0.4 and right < -0.4
     assert travel("walk forward")[0] > 0.6
+
+
+def test_a_dance_prompt_draws_a_window_that_dances(model):
+    """v0.5's bank drew for "dance salsa" a window it decodes nearly still (1.8 cm of pose energy) from among
+    near-tied windows that decode to 11-13 cm; the bank's lull rule ranks such windows lower."""
+    energy = pose_energy(model.generate("dance salsa").joint_positions())
+    print(f"dance salsa: pose energy {energy * 100:.1f} cm")
+    assert energy >= 0.07

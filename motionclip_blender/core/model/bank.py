@@ -16,6 +16,12 @@ slowly" and "slow walk" are close in the text space), which picks the slow walk 
 another action ahead of the latent ranking by more than that weight. Likewise a prompt that names a direction of
 travel ("walk backwards", "sidestep to the left") raises the windows that travel that way (``travel.py``).
 
+The same near-ties let the windows the decoder renders nearly still win: "dance salsa" drew a window whose real
+dancing (pose energy 16 cm) decodes to 1.8 cm, while other windows of the take, 0.005 behind, decode to 11-13 cm.
+So the bank keeps the pose energy of each window as decoded, and a window moving far less than the other decoded
+windows of its own text (a lull, ``lulls``) ranks a little lower. Measured against its own text, a slow walk or a
+balance is no lull.
+
 Each window may also carry a *code*: its latent refined by gradient descent so the decoder reproduces that window
 more closely (``refine_codes``; the encoder is a one-shot guess, and on the training windows of v0.3 thirty Adam
 steps took the joint error from 199 to 125 mm). Picking uses the encoder latents (they are what the text space
@@ -47,6 +53,8 @@ TEXT_WEIGHT = 0.25  # how much a window's own text counts beside its latent when
 VARIATION_MARGIN = 0.05
 VARIATIONS = 8  # at most this many takes per prompt, so seeds cycle instead of reaching the margin's far end
 TRAVEL_WEIGHT = 0.12  # measured: at 0.08 "walk to the right" still drew a forward walk; the suite keeps every verdict at 0.12
+LULL_WEIGHT = 0.03  # a full lull (a still window) ranks this much lower: above the ties, below family gaps
+LULL_FRACTION = 0.5  # a window moving less than this share of its text's median pose energy is (partly) a lull
 CANDIDATE_POOL = 64  # windows ranked to find them (a family has up to a few hundred; the margin cuts first)
 
 
@@ -62,6 +70,7 @@ class LatentBank:
     stride: int = 20  # frames between successive windows of one trial
     codes: torch.Tensor | None = None  # (N, D) unit decoder codes refined per window, or None: decode the latents
     travel: torch.Tensor | None = None  # (N, 2) each window's (forward, left) travel in m/s (travel.py), or None
+    energy: torch.Tensor | None = None  # (N,) pose energy (m, prompt_suite.pose_energy) of each window as decoded
 
     def __post_init__(self):
         n = self.latents.shape[0] if self.latents.ndim == 2 else -1
@@ -74,7 +83,11 @@ class LatentBank:
         if self.travel is not None and tuple(self.travel.shape) != (n, 2):
             raise BankError(f"the bank's travel {tuple(self.travel.shape)} is not one (forward, left) pair per "
                             f"window ({n})")
+        if self.energy is not None and tuple(self.energy.shape) != (n,):
+            raise BankError(f"the bank's energy {tuple(self.energy.shape)} is not one figure per window ({n})")
         self.latents = F.normalize(self.latents.float(), dim=-1)
+        self.energy = None if self.energy is None else self.energy.float()
+        self._lulls: torch.Tensor | None = None
         self.travel = None if self.travel is None else self.travel.float()
         self.codes = None if self.codes is None else F.normalize(self.codes.float(), dim=-1)
         self._next: dict[int, int] | None = None
@@ -106,12 +119,27 @@ class LatentBank:
         directions = requested_directions(prompt)
         return travel_scores(self.travel, directions) if directions and self.travel is not None else None
 
+    def lulls(self) -> torch.Tensor | None:
+        """(N,) in [0, 1]: how far each window falls short of ``LULL_FRACTION`` of the median pose energy of
+        the windows sharing its text (0: it moves like its performance; 1: it stands still), or None when the
+        bank does not know its windows' energy."""
+        if self.energy is None:
+            return None
+        if self._lulls is None:
+            typical = {}
+            for text in set(self.texts):
+                typical[text] = float(self.energy[[i for i, t in enumerate(self.texts) if t == text]].median())
+            reference = torch.tensor([LULL_FRACTION * typical[t] for t in self.texts]).clamp_min(1e-6)
+            self._lulls = (1 - self.energy / reference).clamp(0, 1)
+        return self._lulls
+
     def nearest(self, query: torch.Tensor, k: int, text_scores: torch.Tensor | None = None,
                 travel_scores: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """-> (indices, scores) of the ``k`` windows nearest to ``query``, best first: the cosine of each latent
         to ``query``, plus ``TEXT_WEIGHT`` x ``text_scores`` (N,) when given (the query's cosine to each
         window's own text, see the module docstring), plus ``TRAVEL_WEIGHT`` x ``travel_scores`` (N,) when
-        given (how well each window travels the way the prompt asks, ``travel.travel_scores``)."""
+        given (how well each window travels the way the prompt asks, ``travel.travel_scores``), minus
+        ``LULL_WEIGHT`` x ``lulls()`` when the bank knows its windows' energy."""
         scores = self.latents @ F.normalize(query.float().flatten(), dim=0)
         for name, extra, weight in (("text_scores", text_scores, TEXT_WEIGHT),
                                     ("travel_scores", travel_scores, TRAVEL_WEIGHT)):
@@ -119,6 +147,8 @@ class LatentBank:
                 if tuple(extra.shape) != (len(self),):
                     raise BankError(f"{name} must have one score per window ({len(self)}), got {tuple(extra.shape)}")
                 scores = scores + weight * extra.float()
+        if self.lulls() is not None:
+            scores = scores - LULL_WEIGHT * self.lulls()
         top = torch.topk(scores, min(k, len(self)))
         return top.indices, top.values
 
@@ -154,8 +184,9 @@ class LatentBank:
         tensors = {"latents": self.latents.half().contiguous()}
         if self.codes is not None:
             tensors["codes"] = self.codes.half().contiguous()
-        if self.travel is not None:
-            tensors["travel"] = self.travel.half().contiguous()
+        for name in ("travel", "energy"):
+            if getattr(self, name) is not None:
+                tensors[name] = getattr(self, name).half().contiguous()
         save_file(tensors, str(tmp),
                   metadata={"texts": json.dumps(self.texts), "sources": json.dumps(self.sources),
                             "stride": str(self.stride)})
@@ -178,7 +209,8 @@ class LatentBank:
                 meta = f.metadata() or {}
             tensors = load_file(str(path))
             return cls(tensors["latents"], list(json.loads(meta["texts"])), list(json.loads(meta["sources"])),
-                       int(meta.get("stride", 20)), tensors.get("codes"), tensors.get("travel"))
+                       int(meta.get("stride", 20)), tensors.get("codes"), tensors.get("travel"),
+                       tensors.get("energy"))
         except (SafetensorError, OSError, KeyError, ValueError) as exc:
             raise BankError(f"{path}: cannot read the latent bank ({exc})") from None
 
@@ -187,11 +219,13 @@ class LatentBank:
 def build_bank(model, clips, stride: int = 20, batch: int = 64, progress: bool = True,
                refine_steps: int = 0) -> LatentBank:
     """Encode every ``stride``-th window of the training-length of each clip and of its mirror image with
-    ``model`` (an ``api.MotionCLIP``), with each window's travel (``travel.window_travel``). Clips shorter than a
-    window count once, whole. ``refine_steps`` > 0 also refines a decoder code per window (``refine_codes``)."""
+    ``model`` (an ``api.MotionCLIP``), with each window's travel (``travel.window_travel``) and the pose energy
+    of its decoding (see ``lulls``). Clips shorter than a window count once, whole. ``refine_steps`` > 0 also
+    refines a decoder code per window (``refine_codes``)."""
     from tqdm import tqdm
 
     from ..training.corpus import mirror_prompt
+    from ..training.prompt_suite import pose_energy
 
     windows, texts, sources, travel = [], [], [], []
     for clip in clips:
@@ -208,7 +242,10 @@ def build_bank(model, clips, stride: int = 20, batch: int = 64, progress: bool =
         latents.append(model.encode_windows(windows[i:i + batch]))
     latents = torch.cat(latents)
     codes = refine_codes(model, windows, latents, refine_steps, progress=progress) if refine_steps > 0 else None
-    return LatentBank(latents, texts, sources, stride, codes, torch.tensor(travel))
+    decoded = latents if codes is None else codes
+    energy = [pose_energy(model.decode(decoded[i], len(w)).joint_positions())
+              for i, w in enumerate(tqdm(windows, desc="decoded energy", unit="window", disable=not progress))]
+    return LatentBank(latents, texts, sources, stride, codes, torch.tensor(travel), torch.tensor(energy))
 
 
 def refine_codes(model, windows, latents: torch.Tensor, steps: int = 30, batch: int = 256, lr: float = 0.01,
