@@ -52,7 +52,9 @@ TEXT_WEIGHT = 0.25  # how much a window's own text counts beside its latent when
 # away ("jog": other runs at 0.085; "punch": swordplay at 0.29).
 VARIATION_MARGIN = 0.05
 VARIATIONS = 8  # at most this many takes per prompt, so seeds cycle instead of reaching the margin's far end
-TRAVEL_WEIGHT = 0.12  # measured: at 0.08 "walk to the right" still drew a forward walk; the suite keeps every verdict at 0.12
+# How much a window's travel counts when the prompt names a direction. Measured: at 0.08 "walk to the right" still
+# drew a forward walk; at 0.12 it goes right and the suite keeps every verdict.
+TRAVEL_WEIGHT = 0.12
 LULL_WEIGHT = 0.03  # a full lull (a still window) ranks this much lower: above the ties, below family gaps
 LULL_FRACTION = 0.5  # a window moving less than this share of its text's median pose energy is (partly) a lull
 CANDIDATE_POOL = 64  # windows ranked to find them (a family has up to a few hundred; the margin cuts first)
@@ -86,11 +88,11 @@ class LatentBank:
         if self.energy is not None and tuple(self.energy.shape) != (n,):
             raise BankError(f"the bank's energy {tuple(self.energy.shape)} is not one figure per window ({n})")
         self.latents = F.normalize(self.latents.float(), dim=-1)
-        self.energy = None if self.energy is None else self.energy.float()
-        self._lulls: torch.Tensor | None = None
-        self.travel = None if self.travel is None else self.travel.float()
         self.codes = None if self.codes is None else F.normalize(self.codes.float(), dim=-1)
+        self.travel = None if self.travel is None else self.travel.float()
+        self.energy = None if self.energy is None else self.energy.float()
         self._next: dict[int, int] | None = None
+        self._lulls: torch.Tensor | None = None
 
     def code(self, index: int) -> torch.Tensor:
         """What to decode for window ``index``: its refined code, else its latent."""
@@ -126,9 +128,10 @@ class LatentBank:
         if self.energy is None:
             return None
         if self._lulls is None:
-            typical = {}
-            for text in set(self.texts):
-                typical[text] = float(self.energy[[i for i, t in enumerate(self.texts) if t == text]].median())
+            rows: dict[str, list[int]] = {}
+            for i, text in enumerate(self.texts):
+                rows.setdefault(text, []).append(i)
+            typical = {text: float(self.energy[i].median()) for text, i in rows.items()}
             reference = torch.tensor([LULL_FRACTION * typical[t] for t in self.texts]).clamp_min(1e-6)
             self._lulls = (1 - self.energy / reference).clamp(0, 1)
         return self._lulls
@@ -154,9 +157,9 @@ class LatentBank:
 
     def pick(self, query: torch.Tensor, seed: int | None, text_scores: torch.Tensor | None = None,
              travel_scores: torch.Tensor | None = None) -> tuple[int, float]:
-        """One window for ``query``: the nearest when ``seed`` is None, else ``alternatives()[seed % n]``, so
-        any ``n`` consecutive seeds are ``n`` different takes and none repeats the seed-None take (unless
-        nothing else is near enough)."""
+        """One window for ``query``: the nearest when ``seed`` is None, else the (seed mod n)-th of the n other
+        takes ``_alternatives`` offers, so any n consecutive seeds are n different takes and none repeats the
+        seed-None take (unless nothing else is near enough: then that take)."""
         idx, scores = self.nearest(query, 1 if seed is None else CANDIDATE_POOL, text_scores, travel_scores)
         if seed is None:
             return int(idx[0]), float(scores[0])
