@@ -174,3 +174,9 @@ def test_bank_energy_is_the_pose_energy_of_each_window_as_decoded(banked):
     decoded = model.decode(bank.latents[6], len(clips[1].motion))  # jump_trial@0, 50 frames
     assert bank.energy[6].item() == pytest.approx(pose_energy(decoded.joint_positions()), rel=2e-3)
     assert torch.allclose(LatentBank.load(path).energy, bank.energy, rtol=2e-3)  # stored as float16
+
+
+def test_a_window_describes_its_performance_for_the_animator():
+    bank = LatentBank(torch.eye(2), ["walk", "a person kicks forward"], ["02_01@20", "hdm05:HDM_bd_kick_001@0~"])
+    assert bank.describe(0) == '"walk" (CMU trial 02_01, frame 20)'
+    assert bank.describe(1) == '"a person kicks forward" (HDM05 clip HDM_bd_kick_001, frame 0, mirrored)'

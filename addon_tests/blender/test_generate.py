@@ -341,3 +341,44 @@ def test_a_failed_bake_leaves_no_trace(fresh, tiny_model, monkeypatch, had_actio
             arm.animation_data.action.name if had_action else None) == before
     if had_action:
         assert not arm.animation_data.action.use_fake_user
+
+
+@pytest.fixture
+def banked_model(prefs, tiny_model_dir, tmp_path):
+    """The tiny checkpoint with a latent bank of two random performances, one of them an HDM05 clip."""
+    import shutil
+
+    from motionclip_blender.core.model.api import load_model
+    from motionclip_blender.core.model.bank import build_bank
+    from motionclip_blender.core.motion.motion import Motion
+    from motionclip_blender.core.training.dataset import Clip
+
+    path = tmp_path / "banked"
+    shutil.copytree(tiny_model_dir, path)
+    rng = np.random.default_rng(3)
+
+    def performance(frames):
+        quats = rng.normal(size=(frames, 24, 4)) * [1, 0.1, 0.1, 0.1]
+        return Motion((quats / np.linalg.norm(quats, axis=-1, keepdims=True)).astype(np.float32),
+                      np.zeros((frames, 3), np.float32) + [0, 0, 0.9], 30.0)
+
+    clips = [Clip("02_01", "a person walks", performance(80)), Clip("hdm05:HDM_bd_jump", "a person jumps",
+                                                                   performance(60))]
+    build_bank(load_model(path), clips, progress=False).save(path)
+    prefs.checkpoint_path = str(path)
+    runtime.clear_cache()
+    yield runtime.get_model(ModelSettings.from_prefs(prefs))
+    runtime.clear_cache()
+
+
+def test_the_report_and_the_action_say_which_performance_a_take_was_drawn_from(fresh, banked_model, capfd):
+    bpy.ops.motionclip.add_smpl_rig()
+    capfd.readouterr()
+    assert bpy.ops.motionclip.generate(prompt="a person jumps", seconds=1.0) == {'FINISHED'}
+    prompt_z = banked_model.text_latent(["a person jumps"])[0]
+    expected = banked_model.bank.describe(banked_model.bank_pick(prompt_z, None, "a person jumps"))
+    action = fresh.active_object.animation_data.action
+    assert action["drawn_from"] == expected
+    assert expected.startswith('"a person ')
+    assert "HDM05 clip HDM_bd_jump" in expected or "CMU trial 02_01" in expected
+    assert f"drawn from the training performance {expected}" in "".join(capfd.readouterr())

@@ -161,6 +161,9 @@ def generate_motion(settings: "ModelSettings", prompt: str, seconds: float, seed
     info = {"prompt": prompt, "model": str(model.name), "encoder": str(model.encoder_name),
             "seed": int(seed or 0), "seconds": float(seconds), "model_fps": float(model.fps),
             "clean_feet": bool(clean_feet), "loop": bool(loop), "root": root, "keys": len(keys or {})}
+    if model.bank is not None and not (sequence or keys):
+        # what the take was decoded from (as ``generate`` picks it): the report and the action say so
+        info["drawn_from"] = model.bank.describe(model.bank_pick(model.text_latent([prompt])[0], seed, prompt))
     if segments:
         import json
 

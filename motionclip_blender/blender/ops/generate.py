@@ -170,6 +170,8 @@ class MOTIONCLIP_OT_generate(GenerateOptions, jobs.ModelJobOperator, bpy.types.O
         if info.get("segments"):
             notes.append(sequence_markers(context, arm, action, info, self.sequence_strips))
         notes = notes + [n for n in (bake.mode_note(arm, modes),) if n]
+        if info.get("drawn_from"):
+            notes.append(f"drawn from the training performance {info['drawn_from']}")
         self.report({'INFO'}, f"Baked '{action.name}' ({action.frame_range[1] - action.frame_range[0] + 1:.0f} frames)"
                               + "".join(f"; {n}" for n in notes))
         return {'FINISHED'}

@@ -112,6 +112,16 @@ class LatentBank:
                     self._next[i] = j
         return self._next.get(index)
 
+    def describe(self, index: int) -> str:
+        """Where window ``index`` comes from, for an animator: its training text and performance, e.g.
+        '"walk" (CMU trial 02_01, frame 20, mirrored)' - so a prompt far from the training actions says what it
+        drew (a "sit down" that lies down), and a take's data licence can be traced."""
+        trial, _, start = self.sources[index].rpartition("@")
+        corpus, _, name = trial.rpartition(":")
+        where = f"{corpus.upper()} clip {name}" if corpus else f"CMU trial {name}"
+        mirrored = ", mirrored" if start.endswith("~") else ""
+        return f'"{self.texts[index]}" ({where}, frame {start.rstrip("~")}{mirrored})'
+
     def __len__(self) -> int:
         return len(self.texts)
 
