@@ -169,13 +169,18 @@ class _RigidStep:
         return out
 
 
+def _onto_first(clip: Motion, frame: int) -> torch.Tensor:
+    """(24, 4) per joint, the rotation q0 * q_frame^-1 that maps ``frame``'s local rotations onto frame 0's."""
+    q0, qf = torch.from_numpy(clip.rotations[0]), torch.from_numpy(clip.rotations[frame])
+    return R.quaternion_multiply(q0, qf * torch.tensor([1.0, -1, -1, -1]))
+
+
 def _seamless(clip: Motion) -> Motion:
     """``clip`` of a cycle plus one frame (its last ~ its first) -> the cycle's frames with the mismatch spread
     linearly over them, so that repeating it has no seam (local rotations and height; the path is kept)."""
     n = len(clip) - 1
     t = torch.arange(n, dtype=torch.float32)[:, None] / n
-    q0, qn = torch.from_numpy(clip.rotations[0]), torch.from_numpy(clip.rotations[n])
-    delta = R.quaternion_multiply(q0, qn * torch.tensor([1.0, -1, -1, -1]))  # q0 * qn^-1 per joint
+    delta = _onto_first(clip, n)
     identity = torch.zeros_like(delta)
     identity[:, 0] = 1
     fix = R.quaternion_slerp(identity.expand(n, -1, -1), delta.expand(n, -1, -1), t[:, :, None].expand(n, 24, 1))
@@ -193,8 +198,7 @@ def _ease_out_of_seam(looped: Motion, clip: Motion, cut: int, blend: int) -> Mot
     blend = min(blend, len(clip) - cut, len(looped))
     if blend < 1:
         return looped
-    q0, qc = torch.from_numpy(clip.rotations[0]), torch.from_numpy(clip.rotations[cut])
-    delta = R.quaternion_multiply(q0, qc * torch.tensor([1.0, -1, -1, -1]))  # what maps the cut frame on the first
+    delta = _onto_first(clip, cut)
     after = R.quaternion_multiply(delta.expand(blend, -1, -1), torch.from_numpy(clip.rotations[cut:cut + blend]))
     t = (np.arange(blend) + 1) / (blend + 1)
     w = torch.from_numpy((t * t * (3 - 2 * t)).astype(np.float32))
