@@ -90,7 +90,8 @@ def test_training_resumes_after_real_kills(tmp_path):
 
     cfg = json.loads((Path(__file__).resolve().parents[1] / "configs" / "bundled_v03.json").read_text())
     cfg.update(data_root=str(data), corpora=["cmu"], out_dir=str(tmp_path / "run"), cache_dir=str(tmp_path / "cache"),
-               batch_size=2, steps=200, eval_every=5, checkpoint_every=1, max_minutes=0, threads=1)
+               batch_size=2, steps=60, eval_every=5, checkpoint_every=1, max_minutes=0, threads=1,
+               stats_windows=64)
     cfg["model"].update(d_model=32, ff_size=32, num_encoder_layers=1, num_decoder_layers=1)
     (tmp_path / "c.json").write_text(json.dumps(cfg))
     cmd = [sys.executable, "-m", "motionclip_blender.core.cli", "train", "--config", str(tmp_path / "c.json")]
@@ -116,7 +117,7 @@ def test_training_resumes_after_real_kills(tmp_path):
     done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     assert f"resuming from last at step {steps_seen[-1]}" in done.stdout or "resuming from last" in done.stdout
-    assert int(torch.load(tmp_path / "run" / "last" / "train_state.pt", weights_only=True)["step"]) == 200
+    assert int(torch.load(tmp_path / "run" / "last" / "train_state.pt", weights_only=True)["step"]) == 60
     assert not list((tmp_path / "run").glob(".*.tmp"))
 
 

@@ -90,6 +90,7 @@ def _tiny_config(tiny_data, tmp_path, run="run"):
     cfg.model.d_model, cfg.model.ff_size = 32, 64
     cfg.model.num_encoder_layers = cfg.model.num_decoder_layers = 1
     cfg.threads = 1  # deterministic kernels: an interrupted run can then match an uninterrupted one exactly
+    cfg.stats_windows = 64  # the feature statistics of a tiny run: 2048 augmented windows took 9 s per run
     return cfg
 
 
@@ -138,6 +139,10 @@ def test_bad_config_is_named(tmp_path):
     (tmp_path / "c.json").write_text(json.dumps({"stepz": 3}))
     with pytest.raises(ValueError, match="stepz"):
         TrainConfig.from_file(tmp_path / "c.json")
+    cfg = TrainConfig(out_dir=str(tmp_path / "run"), stats_windows=1)
+    with pytest.raises(ValueError, match="stats_windows must be at least 2"):
+        train(cfg, progress=False)
+    assert not (tmp_path / "run").exists()
 
 
 def test_data_without_validation_trials_is_named(tiny_data, tmp_path):
@@ -158,7 +163,7 @@ def test_distributed_training_with_torchrun(tiny_data, tmp_path):
 
     cfg = json.loads((Path(__file__).resolve().parents[1] / "configs" / "bundled_v03.json").read_text())
     cfg.update(data_root=str(tiny_data), corpora=["cmu"], out_dir=str(tmp_path / "ddp"), cache_dir=str(tmp_path / "cache"),
-               batch_size=2, steps=2, eval_every=2, checkpoint_every=2, max_minutes=0, threads=1)
+               batch_size=2, steps=2, eval_every=2, checkpoint_every=2, max_minutes=0, threads=1, stats_windows=64)
     cfg["model"].update(d_model=32, ff_size=64, num_encoder_layers=1, num_decoder_layers=1)
     (tmp_path / "ddp.json").write_text(json.dumps(cfg))
     result = subprocess.run(

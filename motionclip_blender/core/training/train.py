@@ -65,6 +65,7 @@ class TrainConfig:
     vary_text: bool = False  # each window's text drawn from its trial's texts (description + family phrasings)
     curve_prob: float = 0.0  # share of windows whose path is bent into an arc (augment.curve_path) ...
     curve_max_deg_s: float = 0.0  # ... turning at most this fast, either way
+    stats_windows: int = 2048  # training windows the feature mean/std are estimated from (fresh runs only)
     seed: int = 0
     threads: int = 0  # 0 = torch's default
     max_minutes: float = 0  # stop this run (with a checkpoint) after this long; 0 = no limit. Rerun to resume.
@@ -205,10 +206,12 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed + rank)
-    out = Path(cfg.out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     if cfg.lr_schedule not in ("constant", "cosine"):
         raise InputError(f"lr_schedule must be 'constant' or 'cosine', got {cfg.lr_schedule!r}")
+    if cfg.stats_windows < 2:
+        raise InputError(f"stats_windows must be at least 2 (a standard deviation), got {cfg.stats_windows}")
+    out = Path(cfg.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
     train_clips = training_clips(cfg, "train", progress and rank == 0)
     val_clips = training_clips(cfg, "val", progress and rank == 0)
     sampler = make_sampler(cfg, train_clips, seed=cfg.seed * 1000 + rank)
@@ -225,13 +228,15 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
     meta = CheckpointMeta(model=cfg.model, encoder=encoder.name, encoder_dim=encoder.dim, fps=cfg.fps,
                           frames=cfg.frames, extra={"train_config": cfg.to_dict()})
     net = MotionCLIPModel(cfg.model).to(device)
-    if cfg.model.normalize_features:  # from unaugmented-target windows of the training data (a fixed seed)
-        stats_sampler = make_sampler(cfg, train_clips, seed=12345)
-        feats, stat_mask = zip(*(stats_sampler.sample(256)[1:3] for _ in range(8)))
-        net.set_feature_stats(torch.cat(feats), torch.cat(stat_mask))
     opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     step, best, since_best, elapsed_before = 0, float("inf"), 0, 0.0
     resume_from, state = _resumable(out) if rank == 0 or world == 1 else _resumable(out, clean=False)
+    if cfg.model.normalize_features and resume_from is None and not cfg.init_from:
+        # from windows of the training data (a fixed seed); a resumed or initialised run loads its own
+        stats_sampler = make_sampler(cfg, train_clips, seed=12345)
+        sizes = [min(256, cfg.stats_windows - start) for start in range(0, cfg.stats_windows, 256)]
+        feats, stat_mask = zip(*(stats_sampler.sample(size)[1:3] for size in sizes))
+        net.set_feature_stats(torch.cat(feats), torch.cat(stat_mask))
     if cfg.init_from and resume_from is None:
         init, init_meta = load_checkpoint(cfg.init_from)
         # dropout is a training choice, not architecture: a run may continue the bundled weights with more of it
