@@ -5,6 +5,8 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PROMPT ?= a person jumps
 OUT ?= out
+# test processes (pytest-xdist); files stay whole on one worker so module fixtures are built once
+TEST_WORKERS ?= 2
 
 .PHONY: venv demo test bench extension clean
 
@@ -21,7 +23,7 @@ demo: $(STAMP)
 	$(VENV)/bin/motionclip demo "$(PROMPT)" --out $(OUT)/demo.blend --preview $(OUT)/demo.png --bvh $(OUT)/demo.bvh
 
 test: $(STAMP)
-	$(PY) -m pytest -q addon_tests
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile addon_tests
 
 bench: $(STAMP)
 	for f in benchmarks/bench_*.py; do $(PY) $$f || exit 1; done
