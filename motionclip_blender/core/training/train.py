@@ -232,7 +232,8 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
     step, best, since_best, elapsed_before = 0, float("inf"), 0, 0.0
     resume_from, state = _resumable(out) if rank == 0 or world == 1 else _resumable(out, clean=False)
     if cfg.model.normalize_features and resume_from is None and not cfg.init_from:
-        # from windows of the training data (a fixed seed); a resumed or initialised run loads its own
+        # from unaugmented-target windows of the training data (a fixed seed); a resumed or initialised run
+        # loads its own with the weights
         stats_sampler = make_sampler(cfg, train_clips, seed=12345)
         sizes = [min(256, cfg.stats_windows - start) for start in range(0, cfg.stats_windows, 256)]
         feats, stat_mask = zip(*(stats_sampler.sample(size)[1:3] for size in sizes))
