@@ -134,7 +134,7 @@ def test_requirements_match_requirements_txt():
 
     from conftest import REPO
 
-    not_in_blender = {"bpy", "pytest", "hypothesis", "numpy"}  # Blender bundles numpy
+    not_in_blender = {"bpy", "pytest", "pytest-xdist", "hypothesis", "numpy"}  # test tools; Blender bundles numpy
     pins = [p for p in _pins(REPO / "requirements.txt") if re.split(r"[=<>!~ ]", p)[0] not in not_in_blender]
     assert sorted(deps.REQUIREMENTS) == sorted(pins) and len(set(pins)) == len(pins)
     for name in ("clip-anytorch", "torchvision", "smplx", "setuptools", "torch", "safetensors"):
