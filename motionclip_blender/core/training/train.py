@@ -231,21 +231,20 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
     opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     step, best, since_best, elapsed_before = 0, float("inf"), 0, 0.0
     resume_from, state = _resumable(out) if rank == 0 or world == 1 else _resumable(out, clean=False)
-    if cfg.model.normalize_features and resume_from is None and not cfg.init_from:
-        # from unaugmented-target windows of the training data (a fixed seed); a resumed or initialised run
-        # loads its own with the weights
-        stats_sampler = make_sampler(cfg, train_clips, seed=12345)
-        sizes = [min(256, cfg.stats_windows - start) for start in range(0, cfg.stats_windows, 256)]
-        feats, stat_mask = zip(*(stats_sampler.sample(size)[1:3] for size in sizes))
-        net.set_feature_stats(torch.cat(feats), torch.cat(stat_mask))
-    if cfg.init_from and resume_from is None:
+    if resume_from is None and cfg.init_from:
         init, init_meta = load_checkpoint(cfg.init_from)
         # dropout is a training choice, not architecture: a run may continue the bundled weights with more of it
         if replace(init_meta.model, dropout=cfg.model.dropout) != cfg.model or init_meta.encoder != encoder.name:
             raise InputError(f"init_from {cfg.init_from}: its architecture or text space differs from this config")
-        net.load_state_dict(init.state_dict())
+        net.load_state_dict(init.state_dict())  # feature statistics included
         if rank == 0:
             print(f"starting from the weights of {cfg.init_from}")
+    elif resume_from is None and cfg.model.normalize_features:
+        # a fresh run: from unaugmented-target windows of the training data (a fixed seed)
+        stats_sampler = make_sampler(cfg, train_clips, seed=12345)
+        sizes = [min(256, cfg.stats_windows - start) for start in range(0, cfg.stats_windows, 256)]
+        feats, stat_mask = zip(*(stats_sampler.sample(size)[1:3] for size in sizes))
+        net.set_feature_stats(torch.cat(feats), torch.cat(stat_mask))
     if resume_from is not None:
         loaded, _ = load_checkpoint(resume_from)
         net.load_state_dict(loaded.state_dict())
