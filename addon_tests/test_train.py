@@ -258,3 +258,31 @@ def test_init_from_continues_other_weights_with_another_dropout(tiny_data, tmp_p
     other.init_from, other.model.d_model = str(source), 48
     with pytest.raises(InputError, match="architecture or text space differs"):
         train(other, progress=False)
+
+
+def test_encoder_only_training_keeps_the_decoder_bit_for_bit(tiny_data, tmp_path):
+    """train_parts "encoder": the decoder that renders the bank stays exactly as init_from left it (weights and
+    feature statistics), the encoder learns; it needs a decoder to keep and a known part name."""
+    from motionclip_blender.core.errors import InputError
+
+    first = _tiny_config(tiny_data, tmp_path, "first")
+    first.batch_size, first.steps, first.eval_every, first.checkpoint_every = 2, 2, 2, 2
+    train(first, progress=False)
+    source = tmp_path / "first" / "last"
+    cfg = _tiny_config(tiny_data, tmp_path, "encoder_only")
+    cfg.batch_size, cfg.steps, cfg.eval_every, cfg.checkpoint_every = 2, 3, 3, 3
+    cfg.init_from, cfg.train_parts, cfg.lr, cfg.warmup_steps, cfg.model.dropout = str(source), "encoder", 1e-2, 1, 0.2
+    train(cfg, progress=False)
+    before = load_checkpoint(source)[0].state_dict()
+    after = load_checkpoint(tmp_path / "encoder_only" / "last")[0].state_dict()
+    kept = [k for k in before if not k.startswith("encoder.")]
+    assert any(k.startswith("decoder.") for k in kept) and "feature_std" in kept
+    assert all(torch.equal(before[k], after[k]) for k in kept)
+    assert any(not torch.equal(before[k], after[k]) for k in before if k.startswith("encoder."))
+    bad = _tiny_config(tiny_data, tmp_path, "bad")
+    bad.train_parts = "decoder"
+    with pytest.raises(InputError, match="train_parts must be one of"):
+        train(bad, progress=False)
+    bad.train_parts = "encoder"
+    with pytest.raises(InputError, match="keeps the decoder of init_from"):
+        train(bad, progress=False)
