@@ -10,7 +10,7 @@ import torch
 from motionclip_blender.core.model.api import load_model
 from motionclip_blender.core.model.checkpoint import load_checkpoint
 from motionclip_blender.core.training.corpus import clean_prompt, load_split, mirror_prompt, read_index
-from motionclip_blender.core.training.evaluate import compute_metrics, format_table
+from motionclip_blender.core.training.evaluate import compute_metrics, evaluate, format_table
 from motionclip_blender.core.training.train import TrainConfig, train
 from motionclip_blender.core.paths import data_root
 
@@ -133,6 +133,11 @@ def test_train_checkpoints_resumes_and_evaluates(tiny_data, tmp_path):
     rec = metrics["recognition"]  # one trial, one prompt: every summary of recognition agrees
     assert rec["majority_top1"] == 1.0 and rec["balanced_top1"] == rec["top1"] == 1.0
     assert "MPJPE" in format_table(metrics, "tiny") and "commonest prompt" in format_table(metrics, "tiny")
+    out = tmp_path / "evaluation.json"
+    evaluate(str(best), str(tiny_data), str(out), split="val", corpora=["cmu"], linear_baseline=True)
+    baseline = json.loads(out.read_text())["linear_baseline"]
+    assert baseline["model"]["mpjpe_mm"] > 0 and baseline["linear"]["mpjpe_mm"] > 0
+    assert baseline["components"] == baseline["training_windows"] < 384  # two short training trials
 
 
 def test_bad_config_is_named(tmp_path):

@@ -187,7 +187,7 @@ def cmd_evaluate(args):
         return
     from .training.evaluate import evaluate
 
-    evaluate(args.model, args.data, args.json, args.split, corpora)
+    evaluate(args.model, args.data, args.json, args.split, corpora, args.linear_baseline)
 
 
 def cmd_finetune(args):
@@ -293,6 +293,9 @@ def build_parser(extra: Callable | None = None) -> argparse.ArgumentParser:
     sp.add_argument("--prompts", nargs="?", const="", default=None, metavar="SUITE",
                     help="run the prompt suite instead (default: the shipped assets/prompt_suite.json)")
     sp.add_argument("--variations", type=int, default=3, help="seeded takes per suite prompt")
+    sp.add_argument("--linear-baseline", action="store_true",
+                    help="also fit a linear auto-encoder (PCA) of the latent's size on the training split and "
+                         "report its reconstruction beside the model's (about a minute)")
     sp.add_argument("--json", default="evaluation.json")
     sp.set_defaults(func=cmd_evaluate)
 

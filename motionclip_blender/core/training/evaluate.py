@@ -24,6 +24,7 @@ from tqdm import tqdm
 from ..errors import InputError
 from .corpus import split_trials
 from .dataset import fixed_windows, load_clips
+from .linear_baseline import linear_baseline_figures, reconstruction_errors
 from ..motion.motion import Motion
 from ..motion.skeleton import JOINT_INDEX
 
@@ -69,10 +70,9 @@ def compute_metrics(model, clips, frames: int | None = None, min_frames: int | N
         z = model.encode(w.motion)
         latents.append(z)
         rec = model.decode(z, len(w.motion))
-        got, want = rec.joint_positions(), w.motion.joint_positions()
-        mpjpe.append(float(np.linalg.norm(got - want, axis=-1).mean()) * 1000)
-        relative.append(float(np.linalg.norm((got - got[:, :1]) - (want - want[:, :1]), axis=-1).mean()) * 1000)
-        root.append(float(np.linalg.norm(got[:, 0] - want[:, 0], axis=-1).mean()) * 1000)
+        errors = reconstruction_errors(rec.joint_positions(), w.motion.joint_positions())
+        for values, error in zip((mpjpe, relative, root), errors):
+            values.append(error)
         rot_err.append(_rotation_error_deg(rec, w.motion))
     z = torch.stack(latents)
     prompts = sorted({w.prompt for w in windows})
@@ -128,7 +128,10 @@ def format_table(metrics: dict, title: str) -> str:
 
 
 def evaluate(model_path: str | None, data_root: str, json_path: str | None, split: str = "test",
-             corpora: list[str] | tuple[str, ...] = ("cmu", "hdm05")) -> dict:
+             corpora: list[str] | tuple[str, ...] = ("cmu", "hdm05"), linear_baseline: bool = False) -> dict:
+    """The split's figures, printed and written to ``json_path``; with ``linear_baseline``, also the
+    reconstruction of a linear auto-encoder of the latent's size fitted on the training split, beside the
+    model's on the same windows (``linear_baseline.py``)."""
     from ..model.api import load_model
 
     model = load_model(model_path)
@@ -136,9 +139,20 @@ def evaluate(model_path: str | None, data_root: str, json_path: str | None, spli
     torch.manual_seed(0)
     with torch.no_grad():
         metrics = compute_metrics(model, clips, progress=True)
+        if linear_baseline:
+            train_clips = load_clips(split_trials(data_root, corpora, "train"), model.fps)
+            windows = fixed_windows(clips, model.frames)
+            metrics["linear_baseline"] = linear_baseline_figures(model, train_clips, windows)
     metrics["split"] = split
     metrics["model"] = model.name
     print(format_table(metrics, f"{model.name} on the {split} split"))
+    if linear_baseline:
+        b = metrics["linear_baseline"]
+        print(f"\nreconstruction of the {b['windows']} full-length windows, MPJPE (root-relative / pelvis path): "
+              f"model {b['model']['mpjpe_mm']:.1f} mm ({b['model']['root_relative_mpjpe_mm']:.1f} / "
+              f"{b['model']['root_path_error_mm']:.1f}); linear auto-encoder of {b['components']} components "
+              f"fitted on {b['training_windows']} training windows {b['linear']['mpjpe_mm']:.1f} mm "
+              f"({b['linear']['root_relative_mpjpe_mm']:.1f} / {b['linear']['root_path_error_mm']:.1f})")
     if json_path:
         Path(json_path).write_text(json.dumps(metrics, indent=2), encoding="utf-8")
         print(f"wrote {json_path}")
