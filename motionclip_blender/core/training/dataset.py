@@ -222,9 +222,9 @@ def fixed_windows(clips: list[Clip], frames: int = 60, stride: int | None = None
     for c in clips:
         n = len(c.motion)
         if n < frames and min_frames and n >= min_frames:
-            out.append(Clip(f"{c.trial}@0", c.prompt, c.motion.canonical()))
+            out.append(Clip(f"{c.trial}@0", c.prompt, c.motion.canonical(), family=c.family))
         for s in range(0, n - frames + 1, stride):
-            out.append(Clip(f"{c.trial}@{s}", c.prompt, c.motion[s:s + frames].canonical()))
+            out.append(Clip(f"{c.trial}@{s}", c.prompt, c.motion[s:s + frames].canonical(), family=c.family))
     return out
 
 
