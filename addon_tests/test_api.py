@@ -9,6 +9,7 @@ import torch
 from motionclip_blender.core.model.api import ModelLoadError, load_model, mix_latents
 from motionclip_blender.core.model.checkpoint import CheckpointMeta, save_checkpoint
 from motionclip_blender.core.model.encoders import EncoderMismatchError
+from motionclip_blender.core.model.fitting import fit_latent
 from motionclip_blender.core.model.network import ModelConfig, MotionCLIPModel
 from motionclip_blender.core.motion.motion import Motion
 
@@ -86,7 +87,8 @@ def test_interpolate_endpoints(model):
 def test_edit_is_latent_arithmetic(model):
     base = random_motion(60, seed=7)
     edited = model.edit(base, "walk", "run")
-    expected = model.decode(model.encode(base) - model.latent("walk") + model.latent("run"), 60)
+    # a Motion as the base stands for its fitted latent (fitting.py), the one that decodes back to it
+    expected = model.decode(fit_latent(model, base) - model.latent("walk") + model.latent("run"), 60)
     assert len(edited) == 60 and np.allclose(edited.rotations, expected.rotations, atol=1e-5)
     with pytest.raises(TypeError, match="prompt, a Motion"):
         model.edit(base, 3, "run")

@@ -124,18 +124,20 @@ def test_train_checkpoints_resumes_and_evaluates(tiny_data, tmp_path):
     from motionclip_blender.core.training.dataset import load_clips
 
     val = load_clips(split_trials(tiny_data, ["cmu"], "val"), cache_dir=tmp_path / "cache", progress=False)
-    metrics = compute_metrics(model, val)
+    metrics = compute_metrics(model, val, fit_steps=3)
     assert metrics["windows"] > 0 and metrics["reconstruction"]["mpjpe_mm"] > 0
     r = metrics["reconstruction"]  # per joint and frame |a - b| lies between the difference and the sum of its parts
     assert abs(r["root_relative_mpjpe_mm"] - r["root_path_error_mm"]) - 1e-3 <= r["mpjpe_mm"]
     assert r["mpjpe_mm"] <= r["root_relative_mpjpe_mm"] + r["root_path_error_mm"] + 1e-3
     assert sum(f["windows"] for f in r["by_family"].values()) == metrics["windows"]  # every window in one family
+    assert r["fitted"]["steps"] == 3 and 0 < r["fitted"]["mpjpe_mm"] < r["mpjpe_mm"]  # fitting only gets closer
     assert r["by_family"]["walk"]["mpjpe_mm"] == pytest.approx(r["mpjpe_mm"])  # 131_01: a walk, the one family
     assert 0 <= metrics["recognition"]["top1"] <= 1 and metrics["plausibility"]["real"]["ground_penetration_mm"] < 20
     rec = metrics["recognition"]  # one trial, one prompt: every summary of recognition agrees
     assert rec["majority_top1"] == 1.0 and rec["balanced_top1"] == rec["top1"] == 1.0
     assert "MPJPE" in format_table(metrics, "tiny") and "commonest prompt" in format_table(metrics, "tiny")
     assert f"walk {r['mpjpe_mm']:.0f} mm ({metrics['windows']})" in format_table(metrics, "tiny")
+    assert f"fitted 3 steps (root-relative / path) | {r['fitted']['mpjpe_mm']:.1f} mm" in format_table(metrics, "tiny")
     out = tmp_path / "evaluation.json"
     evaluate(str(best), str(tiny_data), str(out), split="val", corpora=["cmu"], linear_baseline=True)
     baseline = json.loads(out.read_text())["linear_baseline"]

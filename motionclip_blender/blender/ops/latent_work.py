@@ -72,7 +72,7 @@ def sequence(settings, a, b, *, seconds: float, crossfade: int, transition_secon
     if transition_seconds > 0:
         from ...core.model.api import mix_latents
 
-        job.step(0.55, "transition")
+        job.step(0.55, "transition (from the clips' fitted latents)")
         z = mix_latents(model.motion_latent(a), model.motion_latent(b), 0.5)
         parts.append((model.decode_clip(z, _frames(model, transition_seconds))).at_fps(fps))
         names.append("transition")
@@ -113,7 +113,7 @@ def mix(settings, a, b, *, alpha: float, seconds: float, job):
 
     model = _model(settings)
     frames = _frames(model, seconds)
-    job.step(0.2, "encoding")
+    job.step(0.2, "latents (a clip's is fitted to it: a few seconds)")
     z = mix_latents(model.motion_latent(a), model.motion_latent(b), float(alpha))
     job.step(0.6, "decoding")
     return model.decode_clip(z, frames), {"model": str(model.name), "alpha": float(alpha)}
@@ -127,6 +127,7 @@ def interpolate(settings, a, b, *, count: int, include_ends: bool, seconds: floa
     frames, out = _frames(model, seconds), []
     ts = np.linspace(0.0, 1.0, count + 2)
     ts = ts if include_ends else ts[1:-1]
+    job.step(0.0, "latents (a clip's is fitted to it: a few seconds)")
     za, zb = model.motion_latent(a), model.motion_latent(b)
     for i, t in enumerate(ts):
         job.step(i / len(ts), f"clip {i + 1}/{len(ts)}")
@@ -138,7 +139,7 @@ def edit(settings, base, minus, plus, *, seconds: float, job):
     """z = E(base) − E(minus) + E(plus), decoded; a base clip keeps its length."""
     model = _model(settings)
     frames = _source_frames(model, base, seconds, "Base")
-    job.step(0.3, "editing")
+    job.step(0.3, "editing (a base clip's latent is fitted to it: a few seconds)")
     return model.edit(base, minus, plus, frames=frames), {"model": str(model.name)}
 
 

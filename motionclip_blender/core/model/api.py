@@ -13,6 +13,7 @@ Motions are canonicalised before encoding (first frame at the origin, facing -Y)
 
 from __future__ import annotations
 
+import hashlib
 import os
 import threading
 import warnings
@@ -27,6 +28,7 @@ from ..motion import contact, timeline
 from .bank import BANK_NAME, BankError, LatentBank
 from .checkpoint import CheckpointError, CheckpointMeta, import_official, load_checkpoint
 from .encoders import Encoder, EncoderError, canonical_encoder_name, check_encoder_matches, load_encoder
+from .fitting import FIT_STEPS, fit_latent
 from ..motion.motion import Motion
 from ..paths import model_dir
 from ..motion.skeleton import SMPL_TO_BLENDER
@@ -75,8 +77,6 @@ class MotionCLIP:
     def fingerprint(self) -> str:
         """A digest of the weights and text space: latents cached under it never outlive the model."""
         if getattr(self, "_fingerprint", None) is None:
-            import hashlib
-
             h = hashlib.sha256(self.meta.encoder.encode("utf-8"))
             for name, tensor in sorted(self.network.state_dict().items()):
                 h.update(name.encode("utf-8"))
@@ -199,13 +199,13 @@ class MotionCLIP:
         ``loop``: a seamless cycle (cut near ``frames``). ``root``: "full", "forward" or "in_place".
         ``keys``: {frame index: one-frame Motion} the result passes through exactly (local rotations; the root
         position too with ``key_root``), see ``keys.py``; with keys the prompt may be empty (in-betweening)."""
+        if source not in ("auto", "bank", "text"):
+            raise InputError(f"source must be 'auto', 'bank' or 'text', got {source!r}")
         if keys is not None:
             if loop:
                 raise InputError("keys and loop cannot be combined: closing the loop would move the keyed poses")
             if not isinstance(prompt, str):
                 raise InputError("prompt must be a string (it may be empty with keys)")
-            if source not in ("auto", "bank", "text"):
-                raise InputError(f"source must be 'auto', 'bank' or 'text', got {source!r}")
             if root not in timeline.ROOT_MODES:
                 raise InputError(f"root must be one of {', '.join(timeline.ROOT_MODES)}, got {root!r}")
             from .keys import generate_with_keys
@@ -215,8 +215,6 @@ class MotionCLIP:
                                       root=root)
         if not isinstance(prompt, str) or not prompt.strip():
             raise InputError("prompt must be a non-empty string")
-        if source not in ("auto", "bank", "text"):
-            raise InputError(f"source must be 'auto', 'bank' or 'text', got {source!r}")
         if source == "bank" and self.bank is None:
             raise InputError(f"model '{self.name}' has no latent bank ({BANK_NAME}); use source='text'")
         frames = self._check_frames(frames)
@@ -232,9 +230,12 @@ class MotionCLIP:
         """A latent to a finished clip of any length: decoded, continued past the model's length, cleaned."""
         return self.finish(self._decode_any(z, frames), clean_feet, loop, root)
 
-    def motion_latent(self, item: MotionOrPrompt) -> torch.Tensor:
+    def motion_latent(self, item: MotionOrPrompt, fit_steps: int = FIT_STEPS) -> torch.Tensor:
         """The latent of the motion ``item`` stands for: for a prompt, the one ``generate`` decodes (its
-        nearest bank window when the model has a bank, else its text embedding); a Motion's encoding."""
+        nearest bank window when the model has a bank, else its text embedding); for a Motion, its latent
+        refined to decode back to it (``fitting.fit_latent``: the encoder's alone decodes far from new performers)."""
+        if isinstance(item, Motion):
+            return fit_latent(self, item, fit_steps)
         z = self.latent(item)
         if isinstance(item, str) and self.bank is not None:
             z = self.bank.code(self.bank_pick(z, None, item))

@@ -58,9 +58,11 @@ def _rotation_error_deg(a: Motion, b: Motion) -> float:
 
 
 def compute_metrics(model, clips, frames: int | None = None, min_frames: int | None = 30,
-                    progress: bool = False) -> dict:
+                    progress: bool = False, fit_steps: int = 0) -> dict:
     """All figures for one split. ``model`` is an api.MotionCLIP. Windows are ``frames`` long; clips
-    shorter than that (but at least ``min_frames``) count as one window of their own length."""
+    shorter than that (but at least ``min_frames``) count as one window of their own length. ``fit_steps``:
+    also the reconstruction from latents fitted that many steps (``fitting.py``, as clips are interpolated
+    and edited)."""
     frames = frames or model.frames
     windows = fixed_windows(clips, frames, min_frames=min_frames)
     if not windows:
@@ -74,6 +76,7 @@ def compute_metrics(model, clips, frames: int | None = None, min_frames: int | N
         for values, error in zip((mpjpe, relative, root), errors):
             values.append(error)
         rot_err.append(_rotation_error_deg(rec, w.motion))
+    fitted = _fitted_reconstruction(model, windows, torch.stack(latents), fit_steps) if fit_steps else None
     # one performer's many takes can outweigh the rest of a split (the test split: 108 of 189 windows are one
     # salsa dancer), so each action family's share and error are reported beside the mean
     by_family = {}
@@ -101,7 +104,8 @@ def compute_metrics(model, clips, frames: int | None = None, min_frames: int | N
         "windows": len(windows), "prompts": len(prompts),
         "reconstruction": {"mpjpe_mm": float(np.mean(mpjpe)), "root_relative_mpjpe_mm": float(np.mean(relative)),
                            "root_path_error_mm": float(np.mean(root)),
-                           "rotation_error_deg": float(np.mean(rot_err)), "by_family": by_family},
+                           "rotation_error_deg": float(np.mean(rot_err)), "by_family": by_family,
+                           **({"fitted": fitted} if fitted else {})},
         "recognition": {"top1": float((ranks < 1).float().mean()), "top5": float((ranks < 5).float().mean()),
                         "balanced_top1": float(np.mean(per_prompt)), "majority_top1": majority,
                         "chance_top1": 1.0 / len(prompts), "chance_top5": min(1.0, 5.0 / len(prompts))},
@@ -109,6 +113,16 @@ def compute_metrics(model, clips, frames: int | None = None, min_frames: int | N
         "plausibility": {"generated": physical_metrics(generated),
                          "real": physical_metrics([w.motion for w in windows])},
     }
+
+
+def _fitted_reconstruction(model, windows, latents: torch.Tensor, steps: int) -> dict:
+    from ..model.bank import refine_codes
+
+    codes = refine_codes(model, [w.motion for w in windows], latents, steps=steps, batch=64)
+    errors = [reconstruction_errors(model.decode(z, len(w.motion)).joint_positions(), w.motion.joint_positions())
+              for z, w in zip(codes, windows)]
+    mpjpe, relative, path = np.mean(errors, axis=0).tolist()
+    return {"steps": steps, "mpjpe_mm": mpjpe, "root_relative_mpjpe_mm": relative, "root_path_error_mm": path}
 
 
 def _by_family(by_family: dict, shown: int = 6) -> str:
@@ -125,6 +139,9 @@ def format_table(metrics: dict, title: str) -> str:
         "| metric | value |", "| --- | --- |",
         f"| reconstruction MPJPE | {r['mpjpe_mm']:.1f} mm |",
         f"| ... root-relative / pelvis path alone | {r['root_relative_mpjpe_mm']:.1f} / {r['root_path_error_mm']:.1f} mm |",
+        *([f"| ... from latents fitted {r['fitted']['steps']} steps (root-relative / path) | "
+           f"{r['fitted']['mpjpe_mm']:.1f} mm ({r['fitted']['root_relative_mpjpe_mm']:.1f} / "
+           f"{r['fitted']['root_path_error_mm']:.1f}) |"] if "fitted" in r else []),
         f"| ... by action family, most windows first | {_by_family(r.get('by_family', {}))} |",
         f"| reconstruction rotation error | {r['rotation_error_deg']:.2f} deg |",
         f"| zero-shot recognition top-1 (chance) | {c['top1']:.3f} ({c['chance_top1']:.3f}) |",
@@ -141,7 +158,8 @@ def format_table(metrics: dict, title: str) -> str:
 
 
 def evaluate(model_path: str | None, data_root: str, json_path: str | None, split: str = "test",
-             corpora: list[str] | tuple[str, ...] = ("cmu", "hdm05"), linear_baseline: bool = False) -> dict:
+             corpora: list[str] | tuple[str, ...] = ("cmu", "hdm05"), linear_baseline: bool = False,
+             fit_steps: int = 0) -> dict:
     """The split's figures, printed and written to ``json_path``; with ``linear_baseline``, also the
     reconstruction of a linear auto-encoder of the latent's size fitted on the training split, beside the
     model's on the same windows (``linear_baseline.py``)."""
@@ -151,7 +169,7 @@ def evaluate(model_path: str | None, data_root: str, json_path: str | None, spli
     clips = load_clips(split_trials(data_root, corpora, split), model.fps)
     torch.manual_seed(0)
     with torch.no_grad():
-        metrics = compute_metrics(model, clips, progress=True)
+        metrics = compute_metrics(model, clips, progress=True, fit_steps=fit_steps)
         if linear_baseline:
             train_clips = load_clips(split_trials(data_root, corpora, "train"), model.fps)
             windows = fixed_windows(clips, model.frames)

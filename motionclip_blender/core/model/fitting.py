@@ -1,0 +1,37 @@
+"""Latents that decode back to a given motion: the encoder's latent, refined against the decoder.
+
+The encoder generalises worse than the decoder to performers it never saw: the bundled model's held-out windows
+decode at 393 mm MPJPE from their encoder latents, but at about 155 mm from latents refined 100 Adam steps
+against the frozen decoder (``bank.refine_codes``, the losses of training). Refined latents still rank the
+right action first among the test split's prompts as often as the encoder's (their cosine to the own prompt's
+text falls from 0.74 to 0.42, the order is kept), so they stand for an animator's own clip wherever the clip
+is to be *decoded again*: the ends of an interpolation, a mix, the base of an edit. Recognition, search and
+matching keep the encoder's latent, the one trained against the text.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from ..errors import InputError, InputTypeError
+from ..motion.motion import Motion
+from .bank import refine_codes
+
+FIT_STEPS = 100  # 30 steps: 199 mm, 100: 156 mm, 300: 149 mm on the bundled model's held-out windows
+
+
+def fit_latent(model, motion: Motion, steps: int = FIT_STEPS) -> torch.Tensor:
+    """Unit latent whose decoding reproduces ``motion``'s first window (the model's clip length): decoding a
+    latent gives that window and ``timeline`` carries it on, so the first window is what the latent can hold.
+    ``model`` is an api.MotionCLIP; ``steps`` 0 gives the encoder's latent of that window."""
+    if not isinstance(motion, Motion):
+        raise InputTypeError(f"fit_latent expects a Motion, got {type(motion).__name__}")
+    if len(motion) == 0:
+        raise InputError("cannot fit a latent to a motion with no frames")
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
+        raise InputError(f"fit steps must be a whole number >= 0, got {steps!r}")
+    window = motion.at_fps(model.fps)[: model.frames]
+    z = model.encode_windows([window])
+    if steps:
+        z = refine_codes(model, [window], z, steps=steps, batch=1, progress=False)
+    return z[0]
