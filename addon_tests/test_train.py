@@ -248,15 +248,20 @@ def test_a_cosine_schedule_resumes(tiny_data, tmp_path):
     assert [r["step"] for r in log] == [2, 3]
 
 
+def _finished_tiny_run(tiny_data, tmp_path):
+    """The checkpoint of a two-step tiny run, for runs that start from its weights."""
+    first = _tiny_config(tiny_data, tmp_path, "first")
+    first.batch_size, first.steps, first.eval_every, first.checkpoint_every = 2, 2, 2, 2
+    train(first, progress=False)
+    return tmp_path / "first" / "last"
+
+
 def test_init_from_continues_other_weights_with_another_dropout(tiny_data, tmp_path):
     """How the bundled model grows across sessions: a new run starts from a finished model's weights; dropout may
     change (a training choice), the architecture may not."""
     from motionclip_blender.core.errors import InputError
 
-    first = _tiny_config(tiny_data, tmp_path, "first")
-    first.batch_size, first.steps, first.eval_every, first.checkpoint_every = 2, 2, 2, 2
-    train(first, progress=False)
-    source = tmp_path / "first" / "last"
+    source = _finished_tiny_run(tiny_data, tmp_path)
     cfg = _tiny_config(tiny_data, tmp_path, "second")
     cfg.batch_size, cfg.steps, cfg.eval_every, cfg.checkpoint_every = 2, 1, 1, 1
     cfg.init_from, cfg.model.dropout, cfg.lr, cfg.warmup_steps = str(source), 0.3, 1e-9, 1
@@ -275,10 +280,7 @@ def test_encoder_only_training_keeps_the_decoder_bit_for_bit(tiny_data, tmp_path
     feature statistics), the encoder learns; it needs a decoder to keep and a known part name."""
     from motionclip_blender.core.errors import InputError
 
-    first = _tiny_config(tiny_data, tmp_path, "first")
-    first.batch_size, first.steps, first.eval_every, first.checkpoint_every = 2, 2, 2, 2
-    train(first, progress=False)
-    source = tmp_path / "first" / "last"
+    source = _finished_tiny_run(tiny_data, tmp_path)
     cfg = _tiny_config(tiny_data, tmp_path, "encoder_only")
     cfg.batch_size, cfg.steps, cfg.eval_every, cfg.checkpoint_every = 2, 3, 3, 3
     cfg.init_from, cfg.train_parts, cfg.lr, cfg.warmup_steps, cfg.model.dropout = str(source), "encoder", 1e-2, 1, 0.2
