@@ -243,8 +243,8 @@ class MotionCLIP:
 
     def bank_pick(self, text_z: torch.Tensor, seed: int | None, prompt: str = "") -> int:
         """The bank window a prompt's embedding ``text_z`` decodes (``LatentBank.pick``), ranked by the latents,
-        by each window's own training text and, when ``prompt`` names a direction of travel and the bank knows
-        its windows' travel, by how well each window goes that way (``travel.py``)."""
+        by each window's own training text and, when ``prompt`` names a direction of travel or a jump, by how
+        well each window goes that way (``travel.py``) or gets both feet up (``flight.py``)."""
         bank = self.bank
         with self._lock:
             if self._bank_text_z is None or self._bank_text_z[0] is not bank:
@@ -253,7 +253,7 @@ class MotionCLIP:
                 self._bank_text_z = (bank, self.text_latent(names)[[row[t] for t in bank.texts]])
             window_text_z = self._bank_text_z[1]
         return bank.pick(text_z, seed, text_scores=window_text_z @ F.normalize(text_z.float(), dim=0),
-                         travel_scores=bank.travel_fit(prompt))[0]
+                         travel_scores=bank.travel_fit(prompt), flight_scores=bank.flight_fit(prompt))[0]
 
     def _decode_any(self, z: torch.Tensor, frames: int | None) -> Motion:
         """Decode up to the model's clip length and continue past it (``timeline.extend``)."""

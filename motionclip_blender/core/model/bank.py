@@ -14,7 +14,8 @@ prompts: "walk slowly" was 0.800 from a plain walk, 0.799 from a brisk one and 0
 prompt's ranking also weighs how near it is to each window's own training text (``text_scores``: "walk
 slowly" and "slow walk" are close in the text space), which picks the slow walk without moving any window of
 another action ahead of the latent ranking by more than that weight. Likewise a prompt that names a direction of
-travel ("walk backwards", "sidestep to the left") raises the windows that travel that way (``travel.py``).
+travel ("walk backwards", "sidestep to the left") raises the windows that travel that way (``travel.py``), and
+one that names a jump, hop or leap the windows whose decoding gets both feet off the ground (``flight.py``).
 
 The same near-ties let the windows the decoder renders nearly still win: "dance salsa" drew a window whose real
 dancing (pose energy 16 cm) decodes to 1.8 cm, while other windows of the take, 0.005 behind, decode to 11-13 cm.
@@ -43,6 +44,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from ..errors import MotionCLIPError
+from .flight import asks_for_flight, flight_scores, window_flight
 from .travel import requested_directions, travel_scores, window_travel
 
 BANK_NAME = "latent_bank.safetensors"
@@ -55,6 +57,9 @@ VARIATIONS = 8  # at most this many takes per prompt, so seeds cycle instead of 
 # How much a window's travel counts when the prompt names a direction. Measured: at 0.08 "walk to the right" still
 # drew a forward walk; at 0.12 it goes right and the suite keeps every verdict.
 TRAVEL_WEIGHT = 0.12
+# How much a window's flight counts when the prompt names a jump: above the ties within a family (0.005) and a
+# full lull, below the gaps between families (0.08 and more), so it picks the jumps of the prompt's own action.
+FLIGHT_WEIGHT = 0.06
 LULL_WEIGHT = 0.03  # a full lull (a still window) ranks this much lower: above the ties, below family gaps
 LULL_FRACTION = 0.5  # a window moving less than this share of its text's median pose energy is (partly) a lull
 CANDIDATE_POOL = 64  # windows ranked to find them (a family has up to a few hundred; the margin cuts first)
@@ -73,6 +78,7 @@ class LatentBank:
     codes: torch.Tensor | None = None  # (N, D) unit decoder codes refined per window, or None: decode the latents
     travel: torch.Tensor | None = None  # (N, 2) each window's (forward, left) travel in m/s (travel.py), or None
     energy: torch.Tensor | None = None  # (N,) pose energy (m, prompt_suite.pose_energy) of each window as decoded
+    flight: torch.Tensor | None = None  # (N,) how high (m) each window as decoded gets both feet up (flight.py)
 
     def __post_init__(self):
         n = self.latents.shape[0] if self.latents.ndim == 2 else -1
@@ -85,12 +91,15 @@ class LatentBank:
         if self.travel is not None and tuple(self.travel.shape) != (n, 2):
             raise BankError(f"the bank's travel {tuple(self.travel.shape)} is not one (forward, left) pair per "
                             f"window ({n})")
-        if self.energy is not None and tuple(self.energy.shape) != (n,):
-            raise BankError(f"the bank's energy {tuple(self.energy.shape)} is not one figure per window ({n})")
+        for name in ("energy", "flight"):
+            if getattr(self, name) is not None and tuple(getattr(self, name).shape) != (n,):
+                raise BankError(f"the bank's {name} {tuple(getattr(self, name).shape)} is not one figure per window "
+                                f"({n})")
         self.latents = F.normalize(self.latents.float(), dim=-1)
         self.codes = None if self.codes is None else F.normalize(self.codes.float(), dim=-1)
         self.travel = None if self.travel is None else self.travel.float()
         self.energy = None if self.energy is None else self.energy.float()
+        self.flight = None if self.flight is None else self.flight.float()
         self._next: dict[int, int] | None = None
         self._lulls: torch.Tensor | None = None
 
@@ -131,6 +140,11 @@ class LatentBank:
         directions = requested_directions(prompt)
         return travel_scores(self.travel, directions) if directions and self.travel is not None else None
 
+    def flight_fit(self, prompt: str) -> torch.Tensor | None:
+        """(N,) how fully each window gets both feet off the ground (``flight.flight_scores``) when ``prompt``
+        names a jump, hop or leap; None otherwise or when the bank does not know its windows' flight."""
+        return flight_scores(self.flight) if self.flight is not None and asks_for_flight(prompt) else None
+
     def lulls(self) -> torch.Tensor | None:
         """(N,) in [0, 1]: how far each window falls short of ``LULL_FRACTION`` of the median pose energy of
         the windows sharing its text (0: it moves like its performance; 1: it stands still), or None when the
@@ -147,15 +161,18 @@ class LatentBank:
         return self._lulls
 
     def nearest(self, query: torch.Tensor, k: int, text_scores: torch.Tensor | None = None,
-                travel_scores: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+                travel_scores: torch.Tensor | None = None,
+                flight_scores: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """-> (indices, scores) of the ``k`` windows nearest to ``query``, best first: the cosine of each latent
         to ``query``, plus ``TEXT_WEIGHT`` x ``text_scores`` (N,) when given (the query's cosine to each
         window's own text, see the module docstring), plus ``TRAVEL_WEIGHT`` x ``travel_scores`` (N,) when
-        given (how well each window travels the way the prompt asks, ``travel.travel_scores``), minus
-        ``LULL_WEIGHT`` x ``lulls()`` when the bank knows its windows' energy."""
+        given (how well each window travels the way the prompt asks, ``travel.travel_scores``), plus
+        ``FLIGHT_WEIGHT`` x ``flight_scores`` (N,) when given (``flight_fit``), minus ``LULL_WEIGHT`` x
+        ``lulls()`` when the bank knows its windows' energy."""
         scores = self.latents @ F.normalize(query.float().flatten(), dim=0)
         for name, extra, weight in (("text_scores", text_scores, TEXT_WEIGHT),
-                                    ("travel_scores", travel_scores, TRAVEL_WEIGHT)):
+                                    ("travel_scores", travel_scores, TRAVEL_WEIGHT),
+                                    ("flight_scores", flight_scores, FLIGHT_WEIGHT)):
             if extra is not None:
                 if tuple(extra.shape) != (len(self),):
                     raise BankError(f"{name} must have one score per window ({len(self)}), got {tuple(extra.shape)}")
@@ -166,11 +183,12 @@ class LatentBank:
         return top.indices, top.values
 
     def pick(self, query: torch.Tensor, seed: int | None, text_scores: torch.Tensor | None = None,
-             travel_scores: torch.Tensor | None = None) -> tuple[int, float]:
+             travel_scores: torch.Tensor | None = None, flight_scores: torch.Tensor | None = None) -> tuple[int, float]:
         """One window for ``query``: the nearest when ``seed`` is None, else the (seed mod n)-th of the n other
         takes ``_alternatives`` offers, so any n consecutive seeds are n different takes and none repeats the
         seed-None take (unless nothing else is near enough: then that take)."""
-        idx, scores = self.nearest(query, 1 if seed is None else CANDIDATE_POOL, text_scores, travel_scores)
+        idx, scores = self.nearest(query, 1 if seed is None else CANDIDATE_POOL, text_scores, travel_scores,
+                                   flight_scores)
         if seed is None:
             return int(idx[0]), float(scores[0])
         others = self._alternatives(idx.tolist(), scores.tolist())
@@ -197,7 +215,7 @@ class LatentBank:
         tensors = {"latents": self.latents.half().contiguous()}
         if self.codes is not None:
             tensors["codes"] = self.codes.half().contiguous()
-        for name in ("travel", "energy"):
+        for name in ("travel", "energy", "flight"):
             if getattr(self, name) is not None:
                 tensors[name] = getattr(self, name).half().contiguous()
         save_file(tensors, str(tmp),
@@ -223,7 +241,7 @@ class LatentBank:
             tensors = load_file(str(path))
             return cls(tensors["latents"], list(json.loads(meta["texts"])), list(json.loads(meta["sources"])),
                        int(meta.get("stride", 20)), tensors.get("codes"), tensors.get("travel"),
-                       tensors.get("energy"))
+                       tensors.get("energy"), tensors.get("flight"))
         except (SafetensorError, OSError, KeyError, ValueError) as exc:
             raise BankError(f"{path}: cannot read the latent bank ({exc})") from None
 
@@ -233,7 +251,7 @@ def build_bank(model, clips, stride: int = 20, batch: int = 64, progress: bool =
                refine_steps: int = 0) -> LatentBank:
     """Encode every ``stride``-th window of the training-length of each clip and of its mirror image with
     ``model`` (an ``api.MotionCLIP``), with each window's travel (``travel.window_travel``) and the pose energy
-    of its decoding (see ``lulls``). Clips shorter than a window count once, whole. ``refine_steps`` > 0 also
+    and flight of its decoding (see ``lulls``, ``flight.py``). Clips shorter than a window count once, whole. ``refine_steps`` > 0 also
     refines a decoder code per window (``refine_codes``)."""
     from tqdm import tqdm
 
@@ -256,9 +274,13 @@ def build_bank(model, clips, stride: int = 20, batch: int = 64, progress: bool =
     latents = torch.cat(latents)
     codes = refine_codes(model, windows, latents, refine_steps, progress=progress) if refine_steps > 0 else None
     decoded = latents if codes is None else codes
-    energy = [pose_energy(model.decode(decoded[i], len(w)).joint_positions())
-              for i, w in enumerate(tqdm(windows, desc="decoded energy", unit="window", disable=not progress))]
-    return LatentBank(latents, texts, sources, stride, codes, torch.tensor(travel), torch.tensor(energy))
+    energy, flight = [], []
+    for i, w in enumerate(tqdm(windows, desc="decoded energy and flight", unit="window", disable=not progress)):
+        positions = model.decode(decoded[i], len(w)).joint_positions()
+        energy.append(pose_energy(positions))
+        flight.append(window_flight(positions))
+    return LatentBank(latents, texts, sources, stride, codes, torch.tensor(travel), torch.tensor(energy),
+                      torch.tensor(flight))
 
 
 def refine_codes(model, windows, latents: torch.Tensor, steps: int = 30, batch: int = 256, lr: float = 0.01,
