@@ -9,7 +9,7 @@ from motionclip_blender.core.io.mocap import read_motion
 from motionclip_blender.core.model.api import load_model
 from motionclip_blender.core.model.fitting import fit_latent
 from motionclip_blender.core.paths import data_root
-from motionclip_blender.core.training.linear_baseline import reconstruction_errors
+from motionclip_blender.core.training.reconstruction import reconstruction_errors
 
 TRIAL = data_root() / "cmu" / "trials" / "08_01.bvh"  # subject 8: a test-split walker
 pytestmark = pytest.mark.skipif(not TRIAL.is_file(), reason=f"CMU data not found at {TRIAL}")

@@ -8,8 +8,8 @@ from motionclip_blender.core.io.mocap import read_motion
 from motionclip_blender.core.model.api import load_model
 from motionclip_blender.core.paths import data_root
 from motionclip_blender.core.training.dataset import Clip, fixed_windows
-from motionclip_blender.core.training.linear_baseline import (fit_linear_autoencoder, linear_baseline_figures,
-                                                              reconstruction_errors)
+from motionclip_blender.core.training.linear_baseline import fit_linear_autoencoder, linear_baseline_figures
+from motionclip_blender.core.training.reconstruction import reconstruction_errors
 
 DATA = data_root() / "cmu"
 pytestmark = pytest.mark.skipif(not (DATA / "index.json").is_file(), reason=f"CMU data not found at {DATA}")
@@ -62,3 +62,6 @@ def test_figures_put_the_model_beside_the_baseline_on_the_same_windows(walks):
                                           w.motion.joint_positions())[0] for w in held_out[:-1]])
     assert figures["model"]["mpjpe_mm"] == pytest.approx(want)
     assert 0 < figures["linear"]["root_relative_mpjpe_mm"] < figures["linear"]["mpjpe_mm"] + 1e-6
+    # the test windows carry no family here: one group, its mean the whole mean
+    assert figures["linear"]["by_family"] == {"(none)": {"windows": figures["windows"],
+                                                         "mpjpe_mm": pytest.approx(figures["linear"]["mpjpe_mm"])}}

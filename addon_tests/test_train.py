@@ -131,6 +131,7 @@ def test_train_checkpoints_resumes_and_evaluates(tiny_data, tmp_path):
     assert r["mpjpe_mm"] <= r["root_relative_mpjpe_mm"] + r["root_path_error_mm"] + 1e-3
     assert sum(f["windows"] for f in r["by_family"].values()) == metrics["windows"]  # every window in one family
     assert r["fitted"]["steps"] == 3 and 0 < r["fitted"]["mpjpe_mm"] < r["mpjpe_mm"]  # fitting only gets closer
+    assert r["fitted"]["by_family"]["walk"]["mpjpe_mm"] == pytest.approx(r["fitted"]["mpjpe_mm"])
     assert r["by_family"]["walk"]["mpjpe_mm"] == pytest.approx(r["mpjpe_mm"])  # 131_01: a walk, the one family
     assert 0 <= metrics["recognition"]["top1"] <= 1 and metrics["plausibility"]["real"]["ground_penetration_mm"] < 20
     rec = metrics["recognition"]  # one trial, one prompt: every summary of recognition agrees

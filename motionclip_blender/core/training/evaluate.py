@@ -24,7 +24,8 @@ from tqdm import tqdm
 from ..errors import InputError
 from .corpus import split_trials
 from .dataset import fixed_windows, load_clips
-from .linear_baseline import linear_baseline_figures, reconstruction_errors
+from .linear_baseline import linear_baseline_figures
+from .reconstruction import family_means, reconstruction_errors
 from ..motion.motion import Motion
 from ..motion.skeleton import JOINT_INDEX
 
@@ -77,12 +78,7 @@ def compute_metrics(model, clips, frames: int | None = None, min_frames: int | N
             values.append(error)
         rot_err.append(_rotation_error_deg(rec, w.motion))
     fitted = _fitted_reconstruction(model, windows, torch.stack(latents), fit_steps) if fit_steps else None
-    # one performer's many takes can outweigh the rest of a split (the test split: 108 of 189 windows are one
-    # salsa dancer), so each action family's share and error are reported beside the mean
-    by_family = {}
-    for family in sorted({w.family or "(none)" for w in windows}):
-        own = [i for i, w in enumerate(windows) if (w.family or "(none)") == family]
-        by_family[family] = {"windows": len(own), "mpjpe_mm": float(np.mean([mpjpe[i] for i in own]))}
+    by_family = family_means(windows, mpjpe)
     z = torch.stack(latents)
     prompts = sorted({w.prompt for w in windows})
     text = model.text_latent(prompts)
@@ -122,7 +118,8 @@ def _fitted_reconstruction(model, windows, latents: torch.Tensor, steps: int) ->
     errors = [reconstruction_errors(model.decode(z, len(w.motion)).joint_positions(), w.motion.joint_positions())
               for z, w in zip(codes, windows)]
     mpjpe, relative, path = np.mean(errors, axis=0).tolist()
-    return {"steps": steps, "mpjpe_mm": mpjpe, "root_relative_mpjpe_mm": relative, "root_path_error_mm": path}
+    return {"steps": steps, "mpjpe_mm": mpjpe, "root_relative_mpjpe_mm": relative, "root_path_error_mm": path,
+            "by_family": family_means(windows, [e[0] for e in errors])}
 
 
 def _by_family(by_family: dict, shown: int = 6) -> str:
@@ -141,7 +138,8 @@ def format_table(metrics: dict, title: str) -> str:
         f"| ... root-relative / pelvis path alone | {r['root_relative_mpjpe_mm']:.1f} / {r['root_path_error_mm']:.1f} mm |",
         *([f"| ... from latents fitted {r['fitted']['steps']} steps (root-relative / path) | "
            f"{r['fitted']['mpjpe_mm']:.1f} mm ({r['fitted']['root_relative_mpjpe_mm']:.1f} / "
-           f"{r['fitted']['root_path_error_mm']:.1f}) |"] if "fitted" in r else []),
+           f"{r['fitted']['root_path_error_mm']:.1f}) |",
+           f"| ... fitted, by action family | {_by_family(r['fitted']['by_family'])} |"] if "fitted" in r else []),
         f"| ... by action family, most windows first | {_by_family(r.get('by_family', {}))} |",
         f"| reconstruction rotation error | {r['rotation_error_deg']:.2f} deg |",
         f"| zero-shot recognition top-1 (chance) | {c['top1']:.3f} ({c['chance_top1']:.3f}) |",

@@ -16,17 +16,10 @@ import torch
 
 from ..errors import InputError
 from ..motion.motion import Motion
+from .reconstruction import family_means, reconstruction_errors
 
 # the root row holds the translation in its first three numbers; the other three are always zero
 _ROWS, _WIDTH = 25, 6
-
-
-def reconstruction_errors(got: np.ndarray, want: np.ndarray) -> tuple[float, float, float]:
-    """(MPJPE, root-relative MPJPE, pelvis path error) in mm between joint positions (frames, 24, 3)."""
-    mpjpe = float(np.linalg.norm(got - want, axis=-1).mean()) * 1000
-    relative = float(np.linalg.norm((got - got[:, :1]) - (want - want[:, :1]), axis=-1).mean()) * 1000
-    path = float(np.linalg.norm(got[:, 0] - want[:, 0], axis=-1).mean()) * 1000
-    return mpjpe, relative, path
 
 
 @dataclass
@@ -98,4 +91,5 @@ def linear_baseline_figures(model, train_clips, eval_windows, components: int | 
     keys = ("mpjpe_mm", "root_relative_mpjpe_mm", "root_path_error_mm")
     return {"windows": len(full), "components": components, "training_windows": len(train),
             "model": dict(zip(keys, np.mean(ours, axis=0).tolist())),
-            "linear": dict(zip(keys, np.mean(theirs, axis=0).tolist()))}
+            "linear": dict(zip(keys, np.mean(theirs, axis=0).tolist()),
+                           by_family=family_means(full, [e[0] for e in theirs]))}
