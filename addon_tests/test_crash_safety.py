@@ -83,18 +83,11 @@ def test_a_kill_at_every_step_of_a_save_leaves_a_loadable_checkpoint(tmp_path, m
 def test_training_resumes_after_real_kills(tmp_path):
     """SIGKILL a tiny training run (a checkpoint every step) at several moments: every rerun finds a loadable
     checkpoint and continues from a step > 0, and the run finally completes."""
-    from .test_train import DATA, _tiny_data_at
+    from .test_train import _tiny_config_file, _tiny_data_at
 
-    data = _tiny_data_at(tmp_path)
-    import json
-
-    cfg = json.loads((Path(__file__).resolve().parents[1] / "configs" / "bundled_v03.json").read_text())
-    cfg.update(data_root=str(data), corpora=["cmu"], out_dir=str(tmp_path / "run"), cache_dir=str(tmp_path / "cache"),
-               batch_size=2, steps=60, eval_every=5, checkpoint_every=1, max_minutes=0, threads=1,
-               stats_windows=64)
-    cfg["model"].update(d_model=32, ff_size=32, num_encoder_layers=1, num_decoder_layers=1)
-    (tmp_path / "c.json").write_text(json.dumps(cfg))
-    cmd = [sys.executable, "-m", "motionclip_blender.core.cli", "train", "--config", str(tmp_path / "c.json")]
+    config = _tiny_config_file(_tiny_data_at(tmp_path), tmp_path, "run", batch_size=2, steps=60, eval_every=5,
+                               checkpoint_every=1, max_minutes=0)
+    cmd = [sys.executable, "-m", "motionclip_blender.core.cli", "train", "--config", str(config)]
     env = dict(os.environ, OMP_NUM_THREADS="1")
     steps_seen = []
     state = tmp_path / "run" / "last" / "train_state.pt"

@@ -94,6 +94,16 @@ def _tiny_config(tiny_data, tmp_path, run="run"):
     return cfg
 
 
+def _tiny_config_file(tiny_data, tmp_path, run, **changes) -> Path:
+    """``_tiny_config`` with ``changes``, written as a config file (for runs in another process)."""
+    cfg = _tiny_config(tiny_data, tmp_path, run)
+    for name, value in changes.items():
+        setattr(cfg, name, value)
+    path = tmp_path / f"{run}.json"
+    path.write_text(json.dumps(cfg.to_dict()))
+    return path
+
+
 def test_train_checkpoints_resumes_and_evaluates(tiny_data, tmp_path):
     cfg = _tiny_config(tiny_data, tmp_path)
     cfg.losses.text_rc = 0.25  # the optional decode-the-text path stays exercised
@@ -172,14 +182,11 @@ def test_distributed_training_with_torchrun(tiny_data, tmp_path):
     import subprocess
     import sys
 
-    cfg = json.loads((Path(__file__).resolve().parents[1] / "configs" / "bundled_v03.json").read_text())
-    cfg.update(data_root=str(tiny_data), corpora=["cmu"], out_dir=str(tmp_path / "ddp"), cache_dir=str(tmp_path / "cache"),
-               batch_size=2, steps=2, eval_every=2, checkpoint_every=2, max_minutes=0, threads=1, stats_windows=64)
-    cfg["model"].update(d_model=32, ff_size=64, num_encoder_layers=1, num_decoder_layers=1)
-    (tmp_path / "ddp.json").write_text(json.dumps(cfg))
+    config = _tiny_config_file(tiny_data, tmp_path, "ddp", batch_size=2, steps=2, eval_every=2, checkpoint_every=2,
+                               max_minutes=0)
     result = subprocess.run(
         [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=29533",
-         "-m", "motionclip_blender.core.cli", "train", "--config", str(tmp_path / "ddp.json")],
+         "-m", "motionclip_blender.core.cli", "train", "--config", str(config)],
         capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     log = [json.loads(l) for l in (tmp_path / "ddp" / "log.jsonl").read_text().splitlines()]
