@@ -77,7 +77,7 @@ def compute_metrics(model, clips, frames: int | None = None, min_frames: int | N
         for values, error in zip((mpjpe, relative, root), errors):
             values.append(error)
         rot_err.append(_rotation_error_deg(rec, w.motion))
-    fitted = _fitted_reconstruction(model, windows, torch.stack(latents), fit_steps) if fit_steps else None
+    fitted = _fitted_reconstruction(model, windows, torch.stack(latents), fit_steps, progress) if fit_steps else None
     by_family = family_means(windows, mpjpe)
     z = torch.stack(latents)
     prompts = sorted({w.prompt for w in windows})
@@ -111,10 +111,10 @@ def compute_metrics(model, clips, frames: int | None = None, min_frames: int | N
     }
 
 
-def _fitted_reconstruction(model, windows, latents: torch.Tensor, steps: int) -> dict:
+def _fitted_reconstruction(model, windows, latents: torch.Tensor, steps: int, progress: bool) -> dict:
     from ..model.bank import refine_codes
 
-    codes = refine_codes(model, [w.motion for w in windows], latents, steps=steps, batch=64)
+    codes = refine_codes(model, [w.motion for w in windows], latents, steps=steps, batch=64, progress=progress)
     errors = [reconstruction_errors(model.decode(z, len(w.motion)).joint_positions(), w.motion.joint_positions())
               for z, w in zip(codes, windows)]
     mpjpe, relative, path = np.mean(errors, axis=0).tolist()

@@ -68,7 +68,8 @@ class TrainConfig:
     stats_windows: int = 2048  # training windows the feature mean/std are estimated from (fresh runs only)
     # "all", or "encoder": the decoder (and the feature statistics) stay as init_from left them. The decoder
     # already renders the training windows (so the bank and the prompt suite) sharply; what generalises badly to
-    # new performers is the encoder (its held-out latents decode at 407 mm, the best latents at 162 mm).
+    # new performers is the encoder (its held-out latents decode at 407 mm, the best latents at about 150 mm).
+    # Tried as v0.10: the encoder trained alone did not generalise better (the model card); fitting.py does.
     train_parts: str = "all"
     seed: int = 0
     threads: int = 0  # 0 = torch's default
