@@ -183,7 +183,8 @@ class LatentBank:
         return top.indices, top.values
 
     def pick(self, query: torch.Tensor, seed: int | None, text_scores: torch.Tensor | None = None,
-             travel_scores: torch.Tensor | None = None, flight_scores: torch.Tensor | None = None) -> tuple[int, float]:
+             travel_scores: torch.Tensor | None = None,
+             flight_scores: torch.Tensor | None = None) -> tuple[int, float]:
         """One window for ``query``: the nearest when ``seed`` is None, else the (seed mod n)-th of the n other
         takes ``_alternatives`` offers, so any n consecutive seeds are n different takes and none repeats the
         seed-None take (unless nothing else is near enough: then that take)."""
@@ -251,8 +252,8 @@ def build_bank(model, clips, stride: int = 20, batch: int = 64, progress: bool =
                refine_steps: int = 0) -> LatentBank:
     """Encode every ``stride``-th window of the training-length of each clip and of its mirror image with
     ``model`` (an ``api.MotionCLIP``), with each window's travel (``travel.window_travel``) and the pose energy
-    and flight of its decoding (see ``lulls``, ``flight.py``). Clips shorter than a window count once, whole. ``refine_steps`` > 0 also
-    refines a decoder code per window (``refine_codes``)."""
+    and flight of its decoding (see ``lulls``, ``flight.py``). Clips shorter than a window count once, whole.
+    ``refine_steps`` > 0 also refines a decoder code per window (``refine_codes``)."""
     from tqdm import tqdm
 
     from ..training.corpus import mirror_prompt

@@ -3,7 +3,8 @@
 The principal components of the training windows' standardised features, as many as the model's latent has
 numbers: encode = project, decode = the sum of components. It has no text alignment and cannot generate, but it
 says how much of a new performer's motion a code of that size can carry when nothing is memorised: a network
-whose held-out error is far above it generalises worse than a projection (v0.5: 393 mm against its 143 mm).
+whose held-out error is far above it generalises worse than a projection (v0.5 on the 172 full-length test
+windows: 406.6 mm from its encoder's latents, the projection 141.6 mm).
 Written here rather than with scikit-learn (not a dependency) because it is one low-rank SVD in torch.
 """
 
