@@ -43,7 +43,8 @@ def test_a_fitted_latent_decodes_back_to_the_clip_far_closer_than_the_encoders(m
 
 def test_a_clip_in_interpolate_mix_and_edit_stands_for_its_fitted_latent(model, walk):
     assert torch.allclose(model.motion_latent(walk, fit_steps=10), fit_latent(model, walk, steps=10), atol=1e-6)
-    assert torch.allclose(model.motion_latent("jump"), model.bank.code(model.bank_pick(model.latent("jump"), None, "jump")))
+    picked = model.bank_pick(model.latent("jump"), None, "jump")
+    assert torch.allclose(model.motion_latent("jump"), model.bank.code(picked))  # a prompt: its bank window
 
 
 def test_bad_input_is_named(model, walk):
