@@ -47,6 +47,19 @@ def test_a_clip_in_interpolate_mix_and_edit_stands_for_its_fitted_latent(model, 
     assert torch.allclose(model.motion_latent("jump"), model.bank.code(picked))  # a prompt: its bank window
 
 
+def test_the_fit_reports_every_step_and_stops_when_its_caller_raises(model, walk):
+    fractions = []
+    fit_latent(model, walk, steps=8, on_step=fractions.append)
+    assert fractions == pytest.approx([(i + 1) / 8 for i in range(8)])
+
+    def stop_at_half(fraction):
+        if fraction >= 0.5:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        fit_latent(model, walk, steps=8, on_step=stop_at_half)
+
+
 def test_bad_input_is_named(model, walk):
     with pytest.raises(InputError, match="whole number >= 0"):
         fit_latent(model, walk, steps=-1)

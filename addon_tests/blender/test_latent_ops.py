@@ -327,3 +327,29 @@ def test_edit_and_recognize_on_a_retargeted_rig(fresh, tiny_model):
 # running, jumping, playground climbing, dance, basketball dribbling) -> labels counted as right (near-synonyms
 # in the default list). Actions absent from its training data (waving, kicking, crawling, sitting on a chair)
 # are not expected to be recognised by this small model and are left to the model card.
+
+
+def test_fitting_a_clips_latent_shows_progress_and_stops_on_esc(prefs):
+    """A clip's latent is fitted step by step (fitting.py): the job's progress moves through the fit, and a
+    cancel lands between two of its steps rather than after the whole fit."""
+    from motionclip_blender.blender import jobs
+    from motionclip_blender.blender.ops import latent_work
+    from motionclip_blender.blender.prefs import ModelSettings
+
+    settings = ModelSettings.from_prefs(prefs)
+    seen = []
+
+    class Recorder:
+        cancelled = False
+
+        def step(self, fraction, text=""):
+            seen.append((round(fraction, 3), text))
+            if self.cancelled:
+                raise jobs.JobCancelled()
+            if len(seen) == 40:
+                self.cancelled = True  # Esc, part-way through clip A's fit
+
+    with pytest.raises(jobs.JobCancelled):
+        latent_work.mix(settings, stroll(), "a person jumps", alpha=0.5, seconds=1.0, job=Recorder())
+    assert len(seen) == 41 and all(text == "fitting the latent of A" for _, text in seen)
+    assert [f for f, _ in seen] == sorted(f for f, _ in seen) and 0 < seen[-1][0] < 0.3

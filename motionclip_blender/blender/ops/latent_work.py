@@ -35,6 +35,16 @@ def _source_frames(model, source, seconds: float, what: str) -> int:
     return runtime.check_frames(model, n, f"{what} clip of {n / model.fps:.2f} s ({n} frames)")
 
 
+def _latent(model, item, job, start: float, span: float, name: str):
+    """What ``item`` stands for when it is decoded again: a prompt's latent, or a clip's latent fitted to it
+    (``fitting.fit_latent``, a few seconds) with its progress on the job, so Esc stops it between steps."""
+    if isinstance(item, str):
+        return model.motion_latent(item)
+    from ...core.model.fitting import fit_latent
+
+    return fit_latent(model, item, on_step=lambda f: job.step(start + span * f, f"fitting the latent of {name}"))
+
+
 def label_of(source) -> str:
     return source if isinstance(source, str) else "clip"
 
@@ -72,8 +82,9 @@ def sequence(settings, a, b, *, seconds: float, crossfade: int, transition_secon
     if transition_seconds > 0:
         from ...core.model.api import mix_latents
 
-        job.step(0.55, "transition (from the clips' fitted latents)")
-        z = mix_latents(model.motion_latent(a), model.motion_latent(b), 0.5)
+        za, zb = _latent(model, a, job, 0.55, 0.15, "clip A"), _latent(model, b, job, 0.7, 0.15, "clip B")
+        z = mix_latents(za, zb, 0.5)
+        job.step(0.85, "transition")
         parts.append((model.decode_clip(z, _frames(model, transition_seconds))).at_fps(fps))
         names.append("transition")
     parts.append(clip_b)
@@ -113,8 +124,7 @@ def mix(settings, a, b, *, alpha: float, seconds: float, job):
 
     model = _model(settings)
     frames = _frames(model, seconds)
-    job.step(0.2, "latents (a clip's is fitted to it: a few seconds)")
-    z = mix_latents(model.motion_latent(a), model.motion_latent(b), float(alpha))
+    z = mix_latents(_latent(model, a, job, 0.0, 0.3, "A"), _latent(model, b, job, 0.3, 0.3, "B"), float(alpha))
     job.step(0.6, "decoding")
     return model.decode_clip(z, frames), {"model": str(model.name), "alpha": float(alpha)}
 
@@ -127,10 +137,9 @@ def interpolate(settings, a, b, *, count: int, include_ends: bool, seconds: floa
     frames, out = _frames(model, seconds), []
     ts = np.linspace(0.0, 1.0, count + 2)
     ts = ts if include_ends else ts[1:-1]
-    job.step(0.0, "latents (a clip's is fitted to it: a few seconds)")
-    za, zb = model.motion_latent(a), model.motion_latent(b)
+    za, zb = _latent(model, a, job, 0.0, 0.25, "A"), _latent(model, b, job, 0.25, 0.25, "B")
     for i, t in enumerate(ts):
-        job.step(i / len(ts), f"clip {i + 1}/{len(ts)}")
+        job.step(0.5 + 0.5 * i / len(ts), f"clip {i + 1}/{len(ts)}")
         out.append((float(t), model.decode_clip(mix_latents(za, zb, float(t)), frames)))
     return out, {"model": str(model.name)}
 
@@ -139,8 +148,9 @@ def edit(settings, base, minus, plus, *, seconds: float, job):
     """z = E(base) − E(minus) + E(plus), decoded; a base clip keeps its length."""
     model = _model(settings)
     frames = _source_frames(model, base, seconds, "Base")
-    job.step(0.3, "editing (a base clip's latent is fitted to it: a few seconds)")
-    return model.edit(base, minus, plus, frames=frames), {"model": str(model.name)}
+    z = _latent(model, base, job, 0.0, 0.8, "the base")  # the base's latent stands for it in E(base)
+    job.step(0.8, "editing")
+    return model.edit(z, minus, plus, frames=frames), {"model": str(model.name)}
 
 
 def recognize(settings, motion, labels, *, top_k: int = 5, job):

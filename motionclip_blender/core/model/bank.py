@@ -37,6 +37,7 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -285,10 +286,11 @@ def build_bank(model, clips, stride: int = 20, batch: int = 64, progress: bool =
 
 
 def refine_codes(model, windows, latents: torch.Tensor, steps: int = 30, batch: int = 256, lr: float = 0.01,
-                 progress: bool = True) -> torch.Tensor:
+                 progress: bool = True, on_step: Callable[[float], None] | None = None) -> torch.Tensor:
     """Per window, the unit latent the decoder turns into that window most closely: Adam on the latent (the
     weights frozen) against the training reconstruction losses (standardised features and velocities, joint
-    positions at 30/m^2), re-projected onto the unit sphere after every step as the encoder's latents are."""
+    positions at 30/m^2), re-projected onto the unit sphere after every step as the encoder's latents are.
+    ``on_step(fraction done)`` after every step: a caller's progress, and its way to stop (by raising)."""
     from tqdm import tqdm
 
     from ..training.losses import LossWeights, reconstruction_losses
@@ -296,7 +298,7 @@ def refine_codes(model, windows, latents: torch.Tensor, steps: int = 30, batch: 
     net = model.network
     weights = LossWeights(rc=1.0, rcxyz=30.0, vel=1.0, text=0.0)
     std = net.feature_std if net.config.normalize_features else None
-    out = []
+    out, done, total = [], 0, steps * -(-len(windows) // batch)
     for i in tqdm(range(0, len(windows), batch), desc="refining codes", unit="batch", disable=not progress):
         target, mask = model._window_batch(windows[i:i + batch])  # exactly what encode_windows encodes
         z = latents[i:i + batch].clone().float().requires_grad_(True)
@@ -309,5 +311,8 @@ def refine_codes(model, windows, latents: torch.Tensor, steps: int = 30, batch: 
             opt.step()
             with torch.no_grad():
                 z.copy_(F.normalize(z, dim=-1))
+            if on_step is not None:
+                done += 1
+                on_step(done / total)
         out.append(z.detach())
     return torch.cat(out)

@@ -11,6 +11,8 @@ matching keep the encoder's latent, the one trained against the text.
 
 from __future__ import annotations
 
+from typing import Callable
+
 import torch
 
 from ..errors import InputError, InputTypeError
@@ -20,10 +22,12 @@ from .bank import refine_codes
 FIT_STEPS = 100  # on a third of the bundled model's held-out windows: 30 steps 192 mm, 100 156 mm, 300 149 mm
 
 
-def fit_latent(model, motion: Motion, steps: int = FIT_STEPS) -> torch.Tensor:
+def fit_latent(model, motion: Motion, steps: int = FIT_STEPS,
+               on_step: Callable[[float], None] | None = None) -> torch.Tensor:
     """Unit latent whose decoding reproduces ``motion``'s first window (the model's clip length): decoding a
     latent gives that window and ``timeline`` carries it on, so the first window is what the latent can hold.
-    ``model`` is an api.MotionCLIP; ``steps`` 0 gives the encoder's latent of that window."""
+    ``model`` is an api.MotionCLIP; ``steps`` 0 gives the encoder's latent of that window. ``on_step(fraction
+    done)`` after every step (a few seconds in all): progress, and a caller's way to stop it by raising."""
     if not isinstance(motion, Motion):
         raise InputTypeError(f"fit_latent expects a Motion, got {type(motion).__name__}")
     if len(motion) == 0:
@@ -33,5 +37,5 @@ def fit_latent(model, motion: Motion, steps: int = FIT_STEPS) -> torch.Tensor:
     window = motion.at_fps(model.fps)[: model.frames]
     z = model.encode_windows([window])
     if steps:
-        z = refine_codes(model, [window], z, steps=steps, batch=1, progress=False)
+        z = refine_codes(model, [window], z, steps=steps, batch=1, progress=False, on_step=on_step)
     return z[0]
