@@ -9,6 +9,7 @@ from motionclip_blender.core.io.mocap import read_motion
 from motionclip_blender.core.model.api import load_model
 from motionclip_blender.core.model.fitting import fit_latent
 from motionclip_blender.core.paths import data_root
+from motionclip_blender.core.training.prompt_suite import both_feet_clearance
 from motionclip_blender.core.training.reconstruction import reconstruction_errors
 
 TRIAL = data_root() / "cmu" / "trials" / "08_01.bvh"  # subject 8: a test-split walker
@@ -45,6 +46,15 @@ def test_a_clip_in_interpolate_mix_and_edit_stands_for_its_fitted_latent(model, 
     assert torch.allclose(model.motion_latent(walk, fit_steps=10), fit_latent(model, walk, steps=10), atol=1e-6)
     picked = model.bank_pick(model.latent("jump"), None, "jump")
     assert torch.allclose(model.motion_latent("jump"), model.bank.code(picked))  # a prompt: its bank window
+
+
+def test_an_edit_of_a_fitted_clip_still_becomes_the_action_asked(model, walk):
+    """Fitted latents sit farther from their text than the encoder's (fitting.py); the arithmetic must still
+    carry the edit: a new performer's walk, minus "walk" plus "jump", leaves the ground and reads as a jump."""
+    jumped = model.edit(walk[: model.frames], "walk", "jump")
+    labels = ["walk", "run", "jump", "squat", "kick", "dance", "lie down", "throw"]
+    assert model.recognize(jumped, labels, top_k=1)[0][0] == "jump"
+    assert both_feet_clearance(jumped.joint_positions()) > 0.10
 
 
 def test_the_fit_reports_every_step_and_stops_when_its_caller_raises(model, walk):

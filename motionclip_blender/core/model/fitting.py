@@ -5,8 +5,10 @@ decode at 393 mm MPJPE from their encoder latents, but at about 155 mm from late
 against the frozen decoder (``bank.refine_codes``, the losses of training). Refined latents still rank the
 right action first among the test split's prompts as often as the encoder's (their cosine to the own prompt's
 text falls from 0.74 to 0.42, the order is kept), so they stand for an animator's own clip wherever the clip
-is to be *decoded again*: the ends of an interpolation, a mix, the base of an edit. Recognition, search and
-matching keep the encoder's latent, the one trained against the text.
+is to be *decoded again*: the ends of an interpolation, a mix, the base of an edit. Edits still carry: a held-out
+walk (CMU 08_01) edited "walk" -> "run", "jump", "squat down" or "kick" from its fitted latent is recognised as
+each, as from the encoder's. Recognition, search and matching keep the encoder's latent, the one trained
+against the text.
 """
 
 from __future__ import annotations
