@@ -42,12 +42,12 @@ from ..rig.bone_names import BoneMapError, build_joint_map, missing_required
 from ..motion.kinematics import forward_kinematics, world_to_local
 from ..motion.motion import Motion, MotionFileError
 from .reference_pose import find_reference
-from ..motion.skeleton import JOINT_INDEX, JOINT_NAMES, PARENTS, PRIMARY_CHILD, REST_OFFSETS, rest_joint_positions
+from ..motion.skeleton import (FOOT_JOINTS, JOINT_INDEX, JOINT_NAMES, PARENTS, PRIMARY_CHILD, REST_OFFSETS,
+                               rest_joint_positions)
 
 # metres per file unit; CMU's Acclaim unit is 1/0.45 inch (its BVH conversions kept it)
 LENGTH_UNITS: dict[str, float] = {"m": 1.0, "dm": 0.1, "cmu": 0.0254 / 0.45, "inch": 0.0254, "cm": 0.01, "mm": 0.001}
 _TYPICAL_LEG_M = 0.82  # hip to ankle of an adult
-_FOOT_JOINTS = [JOINT_INDEX[n] for n in ("left_ankle", "right_ankle", "left_foot", "right_foot")]
 GROUND_PERCENTILE = 5.0
 # leading frames count as an added pose when they stay within _NEAR_REF of the reference pose (median over
 # joints, relative to the pelvis) and then the pose jumps by more than _JUMP and _RATIO times the clip's
@@ -305,7 +305,7 @@ def _added_pose_frames(world: torch.Tensor, ref_rot: torch.Tensor, idx: dict[int
 
 def floor_level(motion: Motion, percentile: float = GROUND_PERCENTILE) -> float:
     """Where the clip's floor is: the low percentile over the clip of its lowest foot joint's height."""
-    return float(np.percentile(motion.joint_positions()[:, _FOOT_JOINTS, 2].min(axis=1), percentile))
+    return float(np.percentile(motion.joint_positions()[:, FOOT_JOINTS, 2].min(axis=1), percentile))
 
 
 def ground(motion: Motion, percentile: float = GROUND_PERCENTILE) -> Motion:

@@ -15,10 +15,9 @@ import re
 import numpy as np
 import torch
 
-from ..motion.skeleton import JOINT_INDEX
+from ..motion.skeleton import FOOT_JOINTS
 
 FULL_FLIGHT_M = 0.10  # both feet this high count fully (the prompt suite's jump criterion)
-_FEET = [JOINT_INDEX[n] for n in ("left_ankle", "right_ankle", "left_foot", "right_foot")]
 _FLIGHT_WORDS = re.compile(r"\b(?:jump(?:s|ed|ing)?|hop(?:s|ped|ping)?|leap(?:s|t|ed|ing)?)\b")
 
 
@@ -31,7 +30,7 @@ def window_flight(positions: np.ndarray) -> float:
     """How high (m) the lower foot joint rises above the window's lowest foot height, at its highest: above
     zero only when both feet are off the ground at once. Measured against the window's own floor, since a
     decoded window need not stand on z = 0."""
-    feet = positions[:, _FEET, 2]
+    feet = positions[:, FOOT_JOINTS, 2]
     return float(feet.min(axis=1).max() - feet.min())
 
 

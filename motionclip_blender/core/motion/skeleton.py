@@ -18,6 +18,8 @@ JOINT_NAMES: tuple[str, ...] = (
 )
 NUM_JOINTS = len(JOINT_NAMES)
 JOINT_INDEX = {name: i for i, name in enumerate(JOINT_NAMES)}
+# the joints a foot touches the floor with: contact, flight, floor level and skating are all measured on these
+FOOT_JOINTS: list[int] = [JOINT_INDEX[n] for n in ("left_ankle", "right_ankle", "left_foot", "right_foot")]
 
 PARENTS: tuple[int, ...] = (
     -1, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9, 12, 13, 14, 16, 17, 18, 19, 20, 21,

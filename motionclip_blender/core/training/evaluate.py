@@ -27,9 +27,8 @@ from .dataset import fixed_windows, load_clips
 from .linear_baseline import linear_baseline_figures
 from .reconstruction import family_means, reconstruction_errors
 from ..motion.motion import Motion
-from ..motion.skeleton import JOINT_INDEX
+from ..motion.skeleton import FOOT_JOINTS
 
-FOOT_JOINTS = [JOINT_INDEX[n] for n in ("left_ankle", "right_ankle", "left_foot", "right_foot")]
 
 
 def physical_metrics(motions: list[Motion]) -> dict[str, float]:

@@ -16,11 +16,9 @@ import numpy as np
 import torch
 
 from ..errors import InputError
+from ..model.network import FEATURE_ROWS, FEATURE_WIDTH
 from ..motion.motion import Motion
 from .reconstruction import family_means, reconstruction_errors
-
-# the root row holds the translation in its first three numbers; the other three are always zero
-_ROWS, _WIDTH = 25, 6
 
 
 @dataclass
@@ -40,8 +38,8 @@ class LinearAutoencoder:
             raise InputError(f"the linear auto-encoder reads windows of {self.frames} frames, got {len(motion)}")
         x = (motion.to_features().reshape(-1).double() - self.mean) / self.std
         out = (self.basis.T @ (self.basis @ x)) * self.std + self.mean
-        feats = out.reshape(self.frames, _ROWS, _WIDTH).float()
-        feats[:, _ROWS - 1, 3:] = 0
+        feats = out.reshape(self.frames, FEATURE_ROWS, FEATURE_WIDTH).float()
+        feats[:, FEATURE_ROWS - 1, 3:] = 0  # the root row: the translation in its first three numbers, then zeros
         return Motion.from_features(feats, motion.fps)
 
 
@@ -53,9 +51,9 @@ def fit_linear_autoencoder(windows: list[Motion], components: int, std_floor: fl
     frames = len(windows[0])
     if any(len(w) != frames for w in windows):
         raise InputError("the linear auto-encoder's training windows must all have the same length")
-    if not 1 <= components <= min(len(windows), frames * _ROWS * _WIDTH):
-        raise InputError(f"components must be between 1 and {min(len(windows), frames * _ROWS * _WIDTH)} "
-                         f"(the windows and their numbers), got {components}")
+    most = min(len(windows), frames * FEATURE_ROWS * FEATURE_WIDTH)
+    if not 1 <= components <= most:
+        raise InputError(f"components must be between 1 and {most} (the windows and their numbers), got {components}")
     x = torch.stack([w.to_features().reshape(-1) for w in windows]).double()
     mean, std = x.mean(0), x.std(0)
     std = torch.where(std < 1e-6, torch.ones_like(std), std.clamp(min=std_floor))

@@ -18,10 +18,9 @@ import numpy as np
 
 from ..errors import InputError
 from ..paths import assets_dir
-from ..motion.skeleton import JOINT_INDEX
+from ..motion.skeleton import FOOT_JOINTS, JOINT_INDEX
 
 J = JOINT_INDEX
-FEET = [J[n] for n in ("left_ankle", "right_ankle", "left_foot", "right_foot")]
 SIDES = ("left", "right")
 Result = tuple[bool, dict[str, float]]
 
@@ -68,7 +67,7 @@ def foot_lift(pos: np.ndarray, side: str) -> float:
 
 def both_feet_clearance(pos: np.ndarray) -> float:
     """Highest the lowest foot joint gets above the floor z = 0 (m): > 0 only with both feet up."""
-    return float(pos[:, FEET, 2].min(axis=1).max())
+    return float(pos[:, FOOT_JOINTS, 2].min(axis=1).max())
 
 
 def joint_speed(pos: np.ndarray, joint: int, fps: float) -> np.ndarray:
