@@ -33,3 +33,13 @@ def test_a_sequence_is_its_parts_one_after_the_other(model):  # noqa: F811
     assert steps[seams].max() <= max(others.max(), 0.05) + 1e-6
     same, _ = model.generate_sequence(["walk forward", "jump", "wave"], transition=8)
     assert len(same) == 3 * 60 - 16
+
+
+def test_a_part_shorter_than_the_transition_keeps_frames_of_its_own(model):  # noqa: F811
+    """A 5-frame hop between two parts faded over 10 frames: the next fade may not reach back past the hop's
+    start (it used to, leaving the hop a reversed segment that broke its NLA strip)."""
+    motion, segments = model.generate_sequence("walk (2 s), then a quick hop (0.17 s), then jump (2 s)",
+                                               transition=10)
+    assert [s.text for s in segments] == ["walk", "a quick hop", "jump"]
+    assert all(s.end > s.start for s in segments), segments
+    assert all(a.end == b.start for a, b in zip(segments, segments[1:])) and segments[-1].end == len(motion)

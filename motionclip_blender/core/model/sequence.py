@@ -68,7 +68,9 @@ def generate_sequence(model, prompt: str | list[str], seconds: float | None = No
                                     clean_feet=False))
     out, segments = clips[0], [Segment(parts[0].text, 0, len(clips[0]))]
     for part, clip in zip(parts[1:], clips[1:]):
-        fade = max(1, min(transition, len(out) - 1, len(clip) - 1))
+        # the fade never reaches back past the previous part's first frame, so a part shorter than the
+        # transition keeps at least one frame of its own and every segment runs forwards
+        fade = max(1, min(transition, len(out) - segments[-1].start - 1, len(clip) - 1))
         start = len(out) - fade
         placed = _place(clip, 0, out[start:start + 1])
         out = crossfade(out, placed, fade)
