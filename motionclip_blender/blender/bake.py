@@ -91,16 +91,22 @@ def write_fcurve(fc, frames: np.ndarray, values: np.ndarray) -> None:
     fc.update()  # sorts keys and computes handles
 
 
+def keep_current_action(arm_obj) -> None:
+    """The armature's current action gets a fake user when nothing else uses it, so assigning another one never
+    loses the user's work when the file is saved (Blender's own action selector stashes it for the same reason)."""
+    ad = arm_obj.animation_data
+    if ad is not None and ad.action is not None and ad.action.users <= 1:
+        ad.action.use_fake_user = True
+
+
 def begin_action(arm_obj, name: str, props: dict | None = None):
     """A new action carrying ``props`` as custom properties, its slot and a channel factory
-    (see :func:`new_fcurve_container`). The armature's current action gets a fake user so assigning
-    the new one never loses the user's work when the file is saved."""
+    (see :func:`new_fcurve_container`); the armature's current action is kept (:func:`keep_current_action`)."""
     action = bpy.data.actions.new(name)
     for key, value in (props or {}).items():
         action[key] = value
-    ad = arm_obj.animation_data or arm_obj.animation_data_create()
-    if ad.action is not None and ad.action.users <= 1:
-        ad.action.use_fake_user = True
+    arm_obj.animation_data_create()
+    keep_current_action(arm_obj)
     slot, new_fcurve = new_fcurve_container(action, arm_obj)
     return action, slot, new_fcurve
 
@@ -171,12 +177,13 @@ def rollback_on_failure(arm_obj):
     had_ad = ad is not None
     action, slot = (ad.action, ad.action_slot) if had_ad else (None, None)
     n_tracks = len(ad.nla_tracks) if had_ad else 0
-    fake_users = {a.name: a.use_fake_user for a in bpy.data.actions}
+    # by session_uid, not name: a linked action and a local one can share a name
+    fake_users = {a.session_uid: a.use_fake_user for a in bpy.data.actions}
     try:
         with restoring_rotation_modes(arm_obj) as modes:
             yield modes
     except BaseException:
-        for act in [a for a in bpy.data.actions if a.name not in fake_users]:
+        for act in [a for a in bpy.data.actions if a.session_uid not in fake_users]:
             bpy.data.actions.remove(act)
         ad = arm_obj.animation_data
         if ad is not None and not had_ad:
@@ -188,7 +195,8 @@ def rollback_on_failure(arm_obj):
             if action is not None and slot is not None:
                 ad.action_slot = slot
         for act in bpy.data.actions:
-            act.use_fake_user = fake_users[act.name]
+            if act.library is None:  # a linked action's flag is not ours to set (and cannot change)
+                act.use_fake_user = fake_users[act.session_uid]
         raise
 
 

@@ -127,8 +127,22 @@ def _preset_items(self, context):
             items.append((name, p.label, ("Built-in" if p.builtin else "User") + f" preset ({p.path})"))
     except rig_maps.PresetError as exc:  # a broken shipped preset: show it rather than fail drawing
         items.append(("AUTO_BROKEN", "Presets unreadable", str(exc)))
-    _enum_cache[:] = items  # Blender keeps pointers into the list: it must outlive the call
+    chosen = getattr(self, "preset_id", retarget.AUTO)
+    if chosen and chosen not in {i[0] for i in items}:  # saved with a preset that is not installed here
+        items.append((chosen, f"{chosen} (not installed)", "This file's map; install the preset or pick another"))
+    # Blender keeps pointers into the list: it must outlive the call; numbered by position, which is all
+    # the enum's get/set exchange (the choice itself is stored by name in ``preset_id``)
+    _enum_cache[:] = [(*item, "", n) for n, item in enumerate(items)]
     return _enum_cache
+
+
+def _get_preset(self) -> int:
+    items = _preset_items(self, None)
+    return next((n for ident, _, _, _, n in items if ident == self.preset_id), 0)
+
+
+def _set_preset(self, value: int) -> None:
+    self.preset_id = next(ident for ident, _, _, _, n in _preset_items(self, None) if n == value)
 
 
 def _is_armature(self, obj):
@@ -145,7 +159,11 @@ class MotionCLIPRetargetSettings(bpy.types.PropertyGroup):
                             description="Armature whose action is retargeted (e.g. the generated SMPL rig)")
     target: PointerProperty(name="Target", type=bpy.types.Object, poll=_is_armature,
                             description="Armature to bake onto; the custom map picks its bones")
-    preset: EnumProperty(name="Map", items=_preset_items,
+    # The map is kept by name: a dynamic enum saves only a position in its list, which points at another
+    # preset (or none) once presets are added or removed. ``preset`` is the menu over it.
+    preset_id: StringProperty(name="Map Name", default=retarget.AUTO,
+                              description="Name of the target's bone map: AUTO, CUSTOM or a preset")
+    preset: EnumProperty(name="Map", items=_preset_items, get=_get_preset, set=_set_preset,
                          description="Bone map of the target (also used by Generate on non-SMPL armatures)")
     root_motion: EnumProperty(name="Root Motion", items=retarget.ROOT_MODE_ITEMS, default='FULL')
     bones: CollectionProperty(type=MotionCLIPRetargetJoint)

@@ -60,7 +60,7 @@ def scene_options(context) -> tuple[str, dict, str]:
     settings = getattr(context.scene, "motionclip_retarget", None)
     if settings is None:
         return AUTO, {}, 'FULL'
-    return settings.preset, {i.joint: i.bone for i in settings.bones if i.bone}, settings.root_motion
+    return settings.preset_id, {i.joint: i.bone for i in settings.bones if i.bone}, settings.root_motion
 
 
 def resolve_map(arm, preset: str = AUTO, custom: dict | None = None) -> tuple[dict, str]:
@@ -109,10 +109,12 @@ def _suggest(joint: str, bone_map: dict, expected: dict) -> str:
     return (expected.get(joint) or ("",))[0]
 
 
-def validate_target(context, arm) -> None:
-    """Everything Generate needs of a non-SMPL rig, checked before the model runs: the map, the rest or
-    reference pose, the retargeting frame. Raises MapError; stores nothing."""
-    preset, custom, _ = scene_options(context)
+def validate_target(context, arm, preset: str | None = None, custom: dict | None = None) -> None:
+    """Everything Generate needs of a mapped rig, checked before the model runs: the map (``preset``/``custom``,
+    by default the Retarget panel's), the rest or reference pose, the retargeting frame. Raises MapError; stores
+    nothing."""
+    if preset is None:
+        preset, custom, _ = scene_options(context)
     bone_map, _ = resolve_map(arm, preset, custom)
     from .binding import bind
 

@@ -72,6 +72,35 @@ def is_smpl_armature(obj) -> tuple[bool, str]:
     return True, ""
 
 
+# How far (metres) an SMPL-named rig's bones may rest from Add SMPL Rig's and still take keys directly.
+BUILTIN_REST_TOLERANCE = 0.005
+
+
+def has_builtin_rest(obj) -> bool:
+    """Whether an SMPL-named armature rests as Add SMPL Rig makes it (armature space in metres, Z up, the core's
+    proportions). Only then can a Motion be keyed onto it directly (``bake.bake_motion``); an SMPL rig from
+    elsewhere (an FBX in centimetres or Y up, scale or rotation applied, another body's proportions) goes
+    through the retargeter, which measures the rig."""
+    heads = np.array([tuple(obj.data.bones[name].head_local) for name in JOINT_NAMES])
+    return float(np.abs(heads - rest_heads()).max()) <= BUILTIN_REST_TOLERANCE
+
+
+def animation_problem(obj) -> str:
+    """"" when the add-on may write and read actions on armature ``obj``; else why not, for a report. Checked
+    before any work, so nothing is half-made: Edit Mode, a linked armature (its new action would not be saved
+    with it) and NLA tweak mode (the active action is locked) all stop a bake."""
+    if obj.mode == 'EDIT':
+        return f"Armature '{obj.name}' is in Edit Mode: switch to Object or Pose Mode"
+    if obj.library is not None or not obj.is_editable:
+        return (f"Armature '{obj.name}' is linked from a library and cannot be animated here: make a Library "
+                "Override of it (Object > Library Override) and use that")
+    ad = obj.animation_data
+    if ad is not None and ad.use_tweak_mode:
+        return (f"Armature '{obj.name}' is in NLA tweak mode: leave it (Tab in the NLA editor) so a new action "
+                "can be assigned")
+    return ""
+
+
 def create_armature(context, name: str = RIG_NAME, location=(0.0, 0.0, 0.0)):
     """Create and link the SMPL armature object in the active collection; returns it."""
     heads, data = rest_heads(), bpy.data.armatures.new(name)

@@ -54,9 +54,8 @@ def check_target(context) -> tuple[object, str]:
     ok, reason = check_armature(obj)
     if not ok:
         return None, reason
-    if obj.mode == 'EDIT':
-        return None, f"Armature '{obj.name}' is in Edit Mode: switch to Object or Pose Mode to generate"
-    return obj, ""
+    problem = rig.animation_problem(obj)
+    return (None, problem) if problem else (obj, "")
 
 
 class _Job(jobs.Job):
@@ -151,9 +150,9 @@ class MOTIONCLIP_OT_generate(GenerateOptions, jobs.ModelJobOperator, bpy.types.O
         # Bake on the armature chosen at invoke; the user may have renamed or deleted it meanwhile.
         arm = bpy.data.objects.get(plan[0])
         ok, reason = check_armature(arm)
-        if not ok or arm.mode == 'EDIT':
-            self.report({'ERROR'}, f"Target armature '{plan[0]}' changed while generating: "
-                                   f"{reason or 'it is in Edit Mode'}")
+        reason = reason if not ok else rig.animation_problem(arm)
+        if reason:
+            self.report({'ERROR'}, f"Target armature '{plan[0]}' changed while generating: {reason}")
             return {'CANCELLED'}
         motion, info = result
         modes = bake.rotation_modes(arm)
@@ -161,14 +160,16 @@ class MOTIONCLIP_OT_generate(GenerateOptions, jobs.ModelJobOperator, bpy.types.O
         from ..retarget import MapError
         from ..rigs import rig_for
 
+        def markers(action):
+            return sequence_markers(context, arm, action, info, self.sequence_strips)
+
         try:  # keys are read in the rig's own frame: the root goes back there unchanged (no Keep Start)
             action, notes = rig_for(context, arm).apply(motion, info, set_frame_range=self.set_frame_range,
-                                                        root_mode='FULL' if info.get("keys") else None)
+                                                        root_mode='FULL' if info.get("keys") else None,
+                                                        then=markers if info.get("segments") else None)
         except (MapError, UnmappedRigError) as exc:
             self.report({'ERROR'}, f"Retarget failed: {exc}")
             return {'CANCELLED'}
-        if info.get("segments"):
-            notes.append(sequence_markers(context, arm, action, info, self.sequence_strips))
         notes = notes + [n for n in (bake.mode_note(arm, modes),) if n]
         if info.get("drawn_from"):
             notes.append(f"drawn from the training performance {info['drawn_from']}")
@@ -185,9 +186,11 @@ def sequence_markers(context, arm, action, info: dict, strips: bool) -> str:
     from ..bake import scene_fps
 
     ratio = scene_fps(context.scene) / float(info["model_fps"])
-    first = int(round(action.frame_range[0]))
-    parts = [(text, first + int(round(a * ratio)), first + int(round(b * ratio)) - 1)
+    first, last = (int(round(f)) for f in action.frame_range)
+    # resampled to the scene's fps, the last part can round past the action's last key: it ends there
+    parts = [(text, first + int(round(a * ratio)), min(last, first + int(round(b * ratio)) - 1))
              for text, a, b in json.loads(info["segments"])]
+    parts = [(text, start, end) for text, start, end in parts if start <= end]
     for text, start, _ in parts:
         action.pose_markers.new(text[:60]).frame = start
     if not strips:

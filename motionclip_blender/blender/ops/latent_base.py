@@ -7,7 +7,7 @@ from __future__ import annotations
 import bpy
 
 from ...core.errors import InputError
-from .. import deps, jobs, prefs, readback, retarget
+from .. import deps, jobs, prefs, readback, retarget, rig
 
 
 class _BadInput(Exception):
@@ -22,9 +22,7 @@ def target_armature(context):
         raise _BadInput("No active object: select an armature (or use Add SMPL Rig)")
     if obj.type != 'ARMATURE':
         raise _BadInput(f"'{obj.name}' is not an armature (it is a {obj.type.lower()})")
-    if obj.mode == 'EDIT':
-        raise _BadInput(f"Armature '{obj.name}' is in Edit Mode: switch to Object or Pose Mode")
-    problem = readback.rig_problem(obj)
+    problem = rig.animation_problem(obj) or readback.rig_problem(obj)
     if problem:
         raise _BadInput(problem)
     return obj

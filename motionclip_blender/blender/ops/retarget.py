@@ -13,7 +13,7 @@ from ...core.errors import MotionCLIPError
 from ...core.motion.skeleton import JOINT_NAMES
 from ...core.rig import bone_names
 from ...core.rig import presets as rig_maps
-from .. import deps, retarget
+from .. import deps, retarget, rig
 from ..retarget import (
     AUTO, CUSTOM, ROOT_MODE_ITEMS, MapError, action_frames, read_motion, resolve_map, retarget_motion, scene_options,
 )
@@ -25,8 +25,9 @@ def _armature(name: str, role: str):
         raise MapError(f"no {role} armature named '{name}'" if name else f"no {role} armature given")
     if obj.type != 'ARMATURE':
         raise MapError(f"{role} '{obj.name}' is not an armature (it is a {obj.type.lower()})")
-    if obj.mode == 'EDIT':
-        raise MapError(f"{role} '{obj.name}' is in Edit Mode: switch to Object or Pose Mode")
+    problem = rig.animation_problem(obj)  # the source too: reading assigns its action for a moment
+    if problem:
+        raise MapError(f"{role}: {problem}")
     return obj
 
 

@@ -14,7 +14,7 @@ import bpy
 import numpy as np
 from bpy.props import IntProperty, StringProperty
 
-from .. import readback
+from .. import readback, rig
 from .latent_base import _BadInput, _LatentOperator
 
 _LATENTS: dict[tuple[str, str], np.ndarray] = {}  # (model fingerprint, action content digest) -> unit latent
@@ -154,11 +154,15 @@ class MOTIONCLIP_OT_assign_action(bpy.types.Operator):
     action: StringProperty(name="Action")
 
     def execute(self, context):
-        from ..bake import assign_action
+        from ..bake import assign_action, keep_current_action
 
         arm, action = context.active_object, bpy.data.actions.get(self.action)
         if arm is None or arm.type != 'ARMATURE':
             self.report({'ERROR'}, "Select the armature to assign the action to")
+            return {'CANCELLED'}
+        problem = rig.animation_problem(arm)
+        if problem:
+            self.report({'ERROR'}, problem)
             return {'CANCELLED'}
         if action is None:
             self.report({'ERROR'}, f"There is no action named '{self.action}' any more")
@@ -167,6 +171,7 @@ class MOTIONCLIP_OT_assign_action(bpy.types.Operator):
         if reason:
             self.report({'ERROR'}, reason)
             return {'CANCELLED'}
+        keep_current_action(arm)
         assign_action(arm, action, readback.slot_for(arm, action))
         self.report({'INFO'}, f"'{arm.name}' now plays '{action.name}'")
         return {'FINISHED'}

@@ -41,7 +41,7 @@ class VIEW3D_PT_motionclip_retarget(bpy.types.Panel):
         row.enabled = settings.source is not None and arm is not None
         op = row.operator("motionclip.retarget", icon='ARMATURE_DATA')
         if row.enabled:
-            op.source, op.target, op.preset = settings.source.name, arm.name, settings.preset
+            op.source, op.target, op.preset = settings.source.name, arm.name, settings.preset_id
             op.root_motion = settings.root_motion
 
         layout.prop(settings, "show_map", icon='TRIA_DOWN' if settings.show_map else 'TRIA_RIGHT')
