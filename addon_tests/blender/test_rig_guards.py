@@ -144,3 +144,10 @@ def test_a_sequence_with_a_part_shorter_than_its_transition_becomes_strips(fresh
     assert [s.name for s in strips] == ["walk", "a quick hop", "jump"]
     assert all(s.action_frame_end > s.action_frame_start for s in strips)
     assert strips[-1].action_frame_end <= action.frame_range[1]  # no strip plays past the last key
+
+
+def test_the_report_names_keyed_bones_whose_constraints_may_override_them(fresh, tiny_model, capfd):
+    arm = add_rig()
+    arm.pose.bones["left_knee"].constraints.new('LIMIT_ROTATION')
+    assert bpy.ops.motionclip.generate(prompt="a person walks", seconds=1.0) == {'FINISHED'}
+    assert "1 keyed bones have constraints that may override the keys (left_knee)" in capfd.readouterr().out

@@ -254,6 +254,15 @@ def continuous_euler(quats: np.ndarray, order: str) -> np.ndarray:
     return out
 
 
+def constraint_note(arm, bones) -> str:
+    """For the report: which keyed bones carry constraints that may override their keys ("" if none)."""
+    constrained = [b for b in bones if arm.pose.bones[b].constraints]
+    if not constrained:
+        return ""
+    return (f"{len(constrained)} keyed bones have constraints that may override the keys "
+            f"({', '.join(constrained[:3])}{' …' if len(constrained) > 3 else ''})")
+
+
 def retarget_motion(context, arm, motion, name: str, *, preset: str = AUTO, custom: dict | None = None,
                     root_mode: str = 'FULL', start_frame: int | None = None, target_fps: float | None = None,
                     props: dict | None = None):
@@ -273,10 +282,9 @@ def retarget_motion(context, arm, motion, name: str, *, preset: str = AUTO, cust
     except RetargetError as exc:
         raise MapError(f"'{arm.name}': {exc}") from None
     notes = [label] + ([f"measured against its {reference}"] if reference != "rest pose" else []) + rt.warnings
-    constrained = [b for b in bone_map.values() if arm.pose.bones[b].constraints]
-    if constrained:
-        notes.append(f"{len(constrained)} mapped bones have constraints that may override the keys "
-                     f"({', '.join(constrained[:3])}…)")
+    note = constraint_note(arm, bone_map.values())
+    if note:
+        notes.append(note)
     props = {**(props or {}), "retarget_map": json.dumps(bone_map)}
     with rollback_on_failure(arm):
         action = bake_channels(arm, channels, name, context.scene.frame_start if start_frame is None else start_frame,

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import bpy
 
+from ..core.motion.skeleton import JOINT_NAMES
 from . import readback, retarget, rig
 from .bake import action_name, finish_action, rollback_on_failure, scene_fps
 
@@ -76,7 +77,8 @@ class SmplRig(RigAdapter):
 
         action = bake_motion(self.arm, motion, name, start_frame=self._start(start_frame),
                              target_fps=scene_fps(self.context.scene), props=props)
-        return action, []
+        note = retarget.constraint_note(self.arm, JOINT_NAMES)
+        return action, [note] if note else []
 
     def read(self, action, frames, fps):
         return readback.smpl_motion_from_action(self.arm, action, fps, frames)
