@@ -85,9 +85,12 @@ class AcclaimSkeleton:
         return pos
 
 
-def _axis_frame(angles_deg: list[float], order: str) -> np.ndarray:
-    """ASF ``axis a b c XYZ``: rotations applied about X, then Y, then Z, i.e. C = Rz·Ry·Rx."""
-    ang = torch.deg2rad(torch.tensor(angles_deg, dtype=torch.float64))
+def _axis_frame(angles: list[float], order: str, degrees: bool = True) -> np.ndarray:
+    """ASF ``axis a b c XYZ``: rotations applied about X, then Y, then Z, i.e. C = Rz·Ry·Rx. The angles are in
+    the file's ``:units angle`` (degrees unless it says rad)."""
+    ang = torch.tensor(angles, dtype=torch.float64)
+    if degrees:
+        ang = torch.deg2rad(ang)
     c = torch.eye(3, dtype=torch.float64)
     for a, axis in zip(ang, order.upper()):
         c = R.axis_rotation(axis, a) @ c
@@ -102,7 +105,7 @@ def parse_asf(path: str | os.PathLike) -> AcclaimSkeleton:
         raise MotionFileError(f"{path}: no such ASF skeleton file")
     limits.check_file_size(path)
     try:
-        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+        lines = path.read_text(encoding="utf-8-sig", errors="replace").splitlines()  # -sig: a BOM is no token
     except OSError as exc:
         raise MotionFileError(f"{path}: cannot read ASF skeleton ({exc})") from None
     section = ""
@@ -171,18 +174,20 @@ def parse_asf(path: str | os.PathLike) -> AcclaimSkeleton:
         for kid in children.get(parent, []):
             if kid not in bones:
                 raise MotionFileError(f"{path}: ASF hierarchy names bone {kid!r} that :bonedata does not define")
+            if kid in names:  # a loop, or a bone under two parents: the walk would never end
+                raise MotionFileError(f"{path}: ASF hierarchy reaches bone {kid!r} twice (a loop or two parents)")
             names.append(kid)
             parents.append(names.index(parent))
             queue.append(kid)
     vectors = np.zeros((len(names), 3))
     axes = np.zeros((len(names), 3, 3))
     dofs: list[list[str]] = [root_order or ["tx", "ty", "tz", "rx", "ry", "rz"]]
-    axes[0] = _axis_frame(root_orient, root_axis)  # the rest orientation, applied like a bone's axis
+    axes[0] = _axis_frame(root_orient, root_axis, degrees)  # the rest orientation, applied like a bone's axis
     for j, name in enumerate(names[1:], start=1):
         b = bones[name]
         direction = np.asarray(b["direction"], dtype=np.float64)
         vectors[j] = direction / max(np.linalg.norm(direction), 1e-12) * b["length"]
-        axes[j] = _axis_frame(*b["axis"])
+        axes[j] = _axis_frame(*b["axis"], degrees)
         dofs.append(b["dof"])
     offsets = np.zeros((len(names), 3))
     offsets[0] = root_pos
@@ -204,7 +209,7 @@ def parse_amc(path: str | os.PathLike, skeleton: AcclaimSkeleton, fps: float = 1
         raise MotionFileError(f"{path}: no such AMC file")
     limits.check_file_size(path)
     limits.check_rate(path, fps)
-    text = path.read_text(encoding="utf-8", errors="replace")
+    text = path.read_text(encoding="utf-8-sig", errors="replace")
     degrees = skeleton.angle_in_degrees
     body: list[str] = []
     for line in text.splitlines():
@@ -216,13 +221,15 @@ def parse_amc(path: str | os.PathLike, skeleton: AcclaimSkeleton, fps: float = 1
                 degrees = s.upper() == ":DEGREES"
             continue
         body.append(s)
-    if not body or not body[0].split()[0].isdigit():
+    # frames start at lines holding only a frame number
+    starts = [i for i, s in enumerate(body) if s.isdigit()]
+    if not starts:
         raise MotionFileError(f"{path}: not an AMC motion file (no frame numbers)")
+    if starts[0] != 0:
+        raise MotionFileError(f"{path}: not an AMC motion file ({body[0][:40]!r} before the first frame number)")
     index = {n: j for j, n in enumerate(skeleton.names)}
     slices = skeleton.channel_slices()
     n_ch = slices[-1].stop
-    # frames start at lines holding only a frame number
-    starts = [i for i, s in enumerate(body) if s.isdigit()]
     first = body[starts[0] + 1:(starts[1] if len(starts) > 1 else len(body))]
     frames = len(starts)
     limits.check_duration(path, frames, fps)

@@ -34,6 +34,17 @@ def channel_slices(groups: list) -> list[slice]:
     return out
 
 
+def rate_from_frame_time(frame_time: float) -> float:
+    """Frames per second from a BVH frame time, which files store rounded (Blender writes 0.016667 for 60 fps,
+    0.008333 for 120): a rate within 0.01 % of a whole one, or of an NTSC one (29.97 = 30000/1001 ...), is that
+    rate; 0.01 % keeps 29.97 and 30 apart (0.1 %)."""
+    rate = 1.0 / frame_time
+    for exact in (round(rate), round(rate * 1.001) / 1.001):
+        if exact > 0 and abs(rate - exact) <= 1e-4 * exact:
+            return float(exact)
+    return round(rate, 3)
+
+
 @dataclass
 class BvhSkeleton:
     """A parsed BVH: joint tree, rest offsets and the raw channel table (frames, channels)."""
@@ -48,8 +59,7 @@ class BvhSkeleton:
 
     @property
     def fps(self) -> float:
-        # files store a rounded frame time (0.00833333): give back the intended 120, not 120.0005
-        return round(1.0 / self.frame_time, 3)
+        return rate_from_frame_time(self.frame_time)
 
     def channel_slices(self) -> list[slice]:
         return channel_slices(self.channels)
@@ -95,7 +105,7 @@ def parse_bvh(path: str | os.PathLike) -> BvhSkeleton:
         raise MotionFileError(f"{path}: no such BVH file")
     try:
         limits.check_file_size(path)
-        text = path.read_text(encoding="utf-8", errors="replace")
+        text = path.read_text(encoding="utf-8-sig", errors="replace")  # -sig: a byte-order mark is no token
     except OSError as exc:
         raise MotionFileError(f"{path}: cannot read ({exc})") from None
     head, sep, body = text.partition("MOTION")
@@ -160,11 +170,17 @@ def _parse_hierarchy(path: Path, tokens: list[str]):
             if tok in ("ROOT", "JOINT"):
                 if tok == "ROOT" and names:
                     raise MotionFileError(f"{path}: a second ROOT: only one skeleton per BVH is supported")
-                names.append(tokens[i + 1])
+                # a name may hold spaces (3ds Max Biped: "Bip01 L Thigh"): its words up to the brace, joined
+                # with underscores as Blender's BVH importer names the bone
+                end = tokens.index("{", i + 1)
+                if end == i + 1 or end - i - 1 > 8:
+                    raise MotionFileError(f"{path}: {tok} {' '.join(tokens[i + 1:i + 4])!r}: a joint name and "
+                                          "then '{' expected")
+                names.append("_".join(tokens[i + 1:end]))
                 parents.append(stack[-1] if stack else -1)
                 offsets.append([0.0, 0.0, 0.0])
                 channels.append([])
-                i += 2
+                i = end
             elif tok == "End":
                 # End Site { OFFSET x y z }
                 end_sites[stack[-1]] = np.array([float(t) for t in tokens[i + 4:i + 7]])

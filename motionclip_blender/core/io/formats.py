@@ -23,7 +23,11 @@ def read_any(path: str | os.PathLike, asf: str | os.PathLike | None = None, fps:
         raise MotionFileError(f"an .asf names the skeleton of an .amc file; {p.name} is a "
                               f"{suffix or 'file without suffix'}")
     if suffix == ".npz":
+        from . import limits
+
         motion = Motion.load_npz(p)
+        limits.check_rate(p, motion.fps)  # resampling a file that claims 1e-6 fps would build millions of frames
+        limits.check_duration(p, len(motion), motion.fps)
         return motion if fps is None else motion.at_fps(fps)
     if suffix not in READ_SUFFIXES:
         raise MotionFileError(f"{p}: unsupported motion file type {suffix!r} (use .npz, .bvh or .amc)")

@@ -51,8 +51,8 @@ class Motion:
                 f"translation must be ({self.rotations.shape[0]}, 3) to match the rotations, got {self.translation.shape}")
         if not np.isfinite(self.rotations).all() or not np.isfinite(self.translation).all():
             raise InputError("motion contains NaN or infinite values")
-        if not self.fps > 0:
-            raise InputError(f"fps must be positive, got {self.fps}")
+        if not 0 < self.fps < float("inf"):
+            raise InputError(f"fps must be a positive finite number, got {self.fps}")
         norms = np.linalg.norm(self.rotations, axis=-1, keepdims=True)
         if (norms < 1e-6).any():
             raise InputError("rotations contain zero-length quaternions")
