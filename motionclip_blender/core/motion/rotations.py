@@ -165,11 +165,13 @@ def matrix_to_euler(matrix: torch.Tensor, order: str) -> torch.Tensor:
     # sign of the permutation (i, j, k): +1 for cyclic orders XYZ, YZX, ZXY
     sign = 1.0 if (j - i) % 3 == 1 else -1.0
     m = matrix
-    middle = torch.asin(torch.clamp(sign * m[..., i, k], -1.0, 1.0))
+    cos_middle = torch.hypot(m[..., i, i], m[..., i, j])
+    middle = torch.atan2(sign * m[..., i, k], cos_middle)  # atan2, not asin: exact near +-90 deg
     first = torch.atan2(-sign * m[..., j, k], m[..., k, k])
     last = torch.atan2(-sign * m[..., i, j], m[..., i, i])
-    # gimbal lock: fold the whole rotation into the first angle
-    locked = m[..., i, k].abs() > 1 - 1e-6
+    # gimbal lock only where the first and last angles are lost in rounding (a threshold on the sine, as
+    # before, folded angles within 0.08 deg of the lock and left 1.5e-3 of error in the matrix)
+    locked = cos_middle < (1e-6 if m.dtype == torch.float32 else 1e-12)
     first_locked = torch.atan2(sign * m[..., k, j], m[..., j, j])
     first = torch.where(locked, first_locked, first)
     last = torch.where(locked, torch.zeros_like(last), last)
