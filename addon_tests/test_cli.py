@@ -120,3 +120,24 @@ def test_generate_options_and_sequences(small_checkpoint, tmp_path, capsys):
     assert main(["generate", "walk", "--root", "in_place", "--frames", "40", "--model", str(small_checkpoint),
                  "--out", str(tmp_path / "p.npz")]) == 0
     assert np.ptp(Motion.load_npz(tmp_path / "p.npz").translation[:, :2], axis=0).max() < 1e-6
+
+
+def test_options_a_command_would_ignore_are_errors(small_checkpoint, tmp_path, capsys):
+    """--sequence takes its lengths from --seconds or the prompt and makes no loop; an existing file that is no
+    motion file (the .npy `encode --out` writes) is not read as the words of a prompt; an edit of a clip longer
+    than the model decodes says so, and --frames shortens it."""
+    model = ["--model", str(small_checkpoint)]
+    for extra in (["--frames", "10"], ["--loop"]):
+        assert main(["generate", "walk, then wave", "--sequence", "--out", str(tmp_path / "s.npz")] + model
+                    + extra) == 2
+        assert "drop --frames and --loop" in capsys.readouterr().err
+    np.save(tmp_path / "z.npy", np.zeros(384, np.float32))
+    assert main(["edit", str(tmp_path / "z.npy"), "walk", "run", "--out", str(tmp_path / "e.npz")] + model) == 2
+    assert "z.npy: not a motion file" in capsys.readouterr().err
+    random_motion(800, seed=5).save_npz(tmp_path / "long.npz")  # the small model decodes at most 700 frames
+    assert main(["edit", str(tmp_path / "long.npz"), "walk", "run", "--out", str(tmp_path / "e.npz")] + model) == 2
+    assert "the base clip is 800 frames" in capsys.readouterr().err
+    assert main(["edit", str(tmp_path / "long.npz"), "walk", "run", "--frames", "90",
+                 "--out", str(tmp_path / "e.npz")] + model) == 0
+    assert len(Motion.load_npz(tmp_path / "e.npz")) == 90
+    assert not (tmp_path / "s.npz").exists()

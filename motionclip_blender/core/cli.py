@@ -42,9 +42,13 @@ def _model(args):
 
 
 def _item(text: str, asf=None):
-    """A CLI operand: an existing motion file, else a prompt."""
-    if Path(text).suffix.lower() in (".npz", ".bvh", ".amc"):
+    """A CLI operand: an existing motion file, else a prompt. Another existing file (a latent .npy that
+    ``encode --out`` wrote, a typo'd extension) is an error, not a prompt made of its path."""
+    path = Path(text)
+    if path.suffix.lower() in (".npz", ".bvh", ".amc"):
         return _read_file(text, asf)
+    if path.suffix and path.is_file():
+        raise CliError(f"{text}: not a motion file (use .npz, .bvh or .amc); to use it as a prompt, change its words")
     return text
 
 
@@ -70,6 +74,9 @@ def _frames(args, model) -> int:
 
 
 def cmd_generate(args):
+    if args.sequence and (args.frames is not None or args.loop):
+        raise CliError("--sequence sets each part's length with --seconds or in the prompt ('walk (2 s)'), and a "
+                       "sequence is not a loop: drop --frames and --loop")
     model = _model(args)
     if args.sequence:
         seconds = args.seconds if args.seconds is not None else None
@@ -126,7 +133,9 @@ def cmd_interpolate(args):
 
 def cmd_edit(args):
     model = _model(args)
-    _write_file(model.edit(_item(args.base), _item(args.minus), _item(args.plus)), args.out)
+    # default length: the base clip's (or the model's clip length for a prompt)
+    frames = _frames(args, model) if args.frames is not None or args.seconds is not None else None
+    _write_file(model.edit(_item(args.base), _item(args.minus), _item(args.plus), frames=frames), args.out)
 
 
 def cmd_convert(args):
@@ -251,7 +260,7 @@ def build_parser(extra: Callable | None = None) -> argparse.ArgumentParser:
     sp = sub.add_parser("edit", help="z = E(base) - E(minus) + E(plus)")
     sp.add_argument("base"), sp.add_argument("minus"), sp.add_argument("plus")
     sp.add_argument("--out", required=True)
-    model_args(sp)
+    model_args(sp), length_args(sp)
     sp.set_defaults(func=cmd_edit)
 
     sp = sub.add_parser("convert", help="import any humanoid BVH/AMC onto SMPL and write .npz/.bvh")

@@ -315,9 +315,14 @@ class MotionCLIP:
              frames: int | None = None, clean_feet: bool = True) -> Motion:
         """Latent arithmetic z = E(base) - E(minus) + E(plus), decoded (a prompt as ``base`` stands for the
         motion ``generate`` makes of it; ``minus`` and ``plus`` are directions, their embeddings)."""
-        z = self.motion_latent(base) - self.latent(minus) + self.latent(plus)
         if frames is None and isinstance(base, Motion):
             frames = len(base.at_fps(self.fps))
+            if frames > self.max_frames:  # said before the base's latent is fitted, not after
+                raise InputError(f"the base clip is {frames} frames at {self.fps:g} fps, longer than the "
+                                 f"{self.max_frames} this model decodes: ask for fewer frames (CLI: --frames or "
+                                 f"--seconds)")
+        frames = self._check_frames(frames)
+        z = self.motion_latent(base) - self.latent(minus) + self.latent(plus)
         return self.finish(self._decode_any(z, frames), clean_feet)
 
     def match(self, motion: Motion, target: MotionOrPrompt) -> float:
