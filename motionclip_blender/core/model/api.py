@@ -29,6 +29,7 @@ from .bank import BANK_NAME, BankError, LatentBank
 from .checkpoint import CheckpointError, CheckpointMeta, import_official, load_checkpoint
 from .encoders import Encoder, EncoderError, canonical_encoder_name, check_encoder_matches, load_encoder
 from .fitting import FIT_STEPS, fit_latent
+from .network import convert_features
 from ..motion.motion import Motion
 from ..paths import model_dir
 from ..motion.skeleton import SMPL_TO_BLENDER
@@ -101,13 +102,13 @@ class MotionCLIP:
         """(F, 25, 6) network features of ``motion`` in the checkpoint's own frame (Blender's or SMPL's)."""
         feats = motion.to_features()
         if self.meta.feature_frame == "smpl":
-            feats = _convert_features(feats, torch.from_numpy(SMPL_TO_BLENDER.T.astype(np.float32)))
+            feats = convert_features(feats, torch.from_numpy(SMPL_TO_BLENDER.T.astype(np.float32)))
         return feats
 
     def _blender_frame(self, feats: torch.Tensor) -> torch.Tensor:
         """Decoded features in Blender's frame (legacy checkpoints decode in SMPL's axes); differentiable."""
         if self.meta.feature_frame == "smpl":
-            feats = _convert_features(feats, torch.from_numpy(SMPL_TO_BLENDER.astype(np.float32)))
+            feats = convert_features(feats, torch.from_numpy(SMPL_TO_BLENDER.astype(np.float32)))
         return feats
 
     def _motion(self, feats: torch.Tensor) -> Motion:
@@ -362,17 +363,6 @@ def perturb(z: torch.Tensor, seed: int, variation: float) -> torch.Tensor:
     gen = torch.Generator().manual_seed(int(seed))
     noise = F.normalize(torch.randn(z.shape, generator=gen), dim=-1)
     return F.normalize(z + variation * noise * z.norm(), dim=-1)
-
-
-def _convert_features(feats: torch.Tensor, change: torch.Tensor) -> torch.Tensor:
-    """Re-express (frames, 25, 6) features in another world frame: R' = C R C^T, t' = C t."""
-    from ..motion import rotations as R
-
-    mats = R.rot6d_to_matrix(feats[:, :24])
-    out = feats.clone()
-    out[:, :24] = R.matrix_to_rot6d(change @ mats @ change.T)
-    out[:, 24, :3] = feats[:, 24, :3] @ change.T
-    return out
 
 
 def load_model(path: str | os.PathLike | None = None, encoder: Encoder | str | None = None,

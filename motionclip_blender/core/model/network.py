@@ -199,3 +199,15 @@ class MotionCLIPModel(nn.Module):
 def lengths_to_mask(lengths: torch.Tensor, frames: int | None = None) -> torch.Tensor:
     frames = int(lengths.max()) if frames is None else frames
     return torch.arange(frames, device=lengths.device)[None] < lengths[:, None]
+
+
+def convert_features(feats: torch.Tensor, change: torch.Tensor) -> torch.Tensor:
+    """Re-express (frames, 25, 6) features in another world frame: R' = C R C^T, t' = C t (legacy checkpoints
+    work in SMPL's axes, this project in Blender's)."""
+    from ..motion import rotations as R
+
+    mats = R.rot6d_to_matrix(feats[:, :24])
+    out = feats.clone()
+    out[:, :24] = R.matrix_to_rot6d(change @ mats @ change.T)
+    out[:, 24, :3] = feats[:, 24, :3] @ change.T
+    return out
